@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ErpConnectorsConfig(AppConfig):
+    name = "erp_connectors"
+    verbose_name = "ERP connectors"

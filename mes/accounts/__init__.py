@@ -1,0 +1,1 @@
+"""People, roles, API tokens, login policy."""

@@ -1,0 +1,1 @@
+"""The authoritative audit trail: database-written, append-only, hash-chained."""

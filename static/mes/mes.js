@@ -1,0 +1,1 @@
+// shop-floor shell behaviour (scanner input submits on Enter)
