@@ -40,7 +40,9 @@ class Area(models.Model):
 
     class Meta:
         ordering = ["site__code", "code"]
-        constraints = [models.UniqueConstraint(fields=["site", "code"], name="equipment_area_code_per_site")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "code"], name="equipment_area_code_per_site")
+        ]
         permissions = [
             ("operate_in_area", "Can execute production in this area"),
             ("review_in_area", "Can review and release records of this area"),

@@ -10,7 +10,7 @@ from mes.audit.registry import audited
 from mes.exceptions import Conflict
 
 
-@audited()
+@audited(deletable=False)
 class User(AbstractUser):
     full_name = models.CharField(
         max_length=200,
@@ -48,7 +48,9 @@ class User(AbstractUser):
         return set(self.groups.values_list("name", flat=True))
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise Conflict("Users are deactivated, never deleted (21 CFR 11.100(a)).", code="user_not_deletable")
+        raise Conflict(
+            "Users are deactivated, never deleted (21 CFR 11.100(a)).", code="user_not_deletable"
+        )
 
 
 @audited()
@@ -62,7 +64,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -101,7 +105,9 @@ class SecurityEvent(models.Model):
     type = models.CharField(max_length=40, choices=Type.choices, db_index=True)
     at = models.DateTimeField(db_default=Now(), db_index=True)
     username = models.CharField(max_length=150, blank=True, default="")
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
 

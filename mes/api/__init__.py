@@ -27,5 +27,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return response
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        response.data = {"code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, "detail": detail}
+        response.data = {
+            "code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code,
+            "detail": detail,
+        }
     return response

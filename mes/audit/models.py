@@ -35,7 +35,9 @@ class AuditEvent(models.Model):
     class Meta:
         db_table = "audit_event"
         ordering = ["seq", "id"]
-        indexes = [models.Index(fields=["table_name", "record_pk", "id"], name="audit_event_record_idx")]
+        indexes = [
+            models.Index(fields=["table_name", "record_pk", "id"], name="audit_event_record_idx")
+        ]
         default_permissions = ("view",)
         permissions = [("export_auditevent", "Can export the audit trail")]
 

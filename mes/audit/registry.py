@@ -22,6 +22,7 @@ class AuditedTable:
     capture: bool = True
     append_only: bool = False
     require_reason: bool = False
+    deletable: bool = True
 
     @property
     def table(self) -> str:
@@ -41,20 +42,25 @@ def register(
     capture: bool = True,
     append_only: bool = False,
     require_reason: bool = False,
+    deletable: bool = True,
 ) -> None:
     _registry[model._meta.label_lower] = AuditedTable(
-        model=model, capture=capture, append_only=append_only, require_reason=require_reason
+        model=model,
+        capture=capture,
+        append_only=append_only,
+        require_reason=require_reason,
+        deletable=deletable and not append_only,
     )
 
 
 def audited(
-    *, append_only: bool = False, require_reason: bool = False
+    *, append_only: bool = False, require_reason: bool = False, deletable: bool = True
 ) -> Callable[[M], M]:
-    """Class decorator: this model is a GMP record (audited; optionally append-only, or
-    changes need a reason)."""
+    """Class decorator: this model is a GMP record (audited; optionally append-only, not
+    deletable, or changes need a reason)."""
 
     def decorate(model: M) -> M:
-        register(model, append_only=append_only, require_reason=require_reason)
+        register(model, append_only=append_only, require_reason=require_reason, deletable=deletable)
         return model
 
     return decorate

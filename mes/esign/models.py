@@ -60,7 +60,9 @@ class SignaturePolicy(models.Model):
 class Signature(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.CharField(max_length=64)
-    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures"
+    )
     printed_name = models.CharField(max_length=200)
     username = models.CharField(max_length=150)
     meaning = models.CharField(max_length=20, choices=Meaning.choices)

@@ -11,8 +11,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("MES_VAR_DIR", "/tmp/mes-test-var")  # noqa: S108
 
-from mes.settings.base import *  # noqa: E402,F403
-from mes.settings.base import REDIS_URL  # noqa: E402
+from mes.settings.base import *  # noqa: F403
+from mes.settings.base import REDIS_URL
 
 # A fast hasher for the suite; tests of the production hasher override this.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

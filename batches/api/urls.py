@@ -1,0 +1,3 @@
+"""API of batches, mounted at /api/v1/batches/."""
+
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of batches, mounted at /batches/."""
+
+app_name = "batches"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API of equipment, mounted at /api/v1/equipment/."""
+
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of equipment, mounted at /equipment/."""
+
+app_name = "equipment"
+urlpatterns: list = []

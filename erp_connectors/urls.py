@@ -1,0 +1,4 @@
+"""Pages of erp_connectors, mounted at /erp-connectors/."""
+
+app_name = "erp_connectors"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API of genealogy, mounted at /api/v1/genealogy/."""
+
+urlpatterns: list = []

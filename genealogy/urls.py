@@ -1,0 +1,4 @@
+"""Pages of genealogy, mounted at /genealogy/."""
+
+app_name = "genealogy"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API of quality, mounted at /api/v1/quality/."""
+
+urlpatterns: list = []

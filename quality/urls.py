@@ -1,0 +1,4 @@
+"""Pages of quality, mounted at /quality/."""
+
+app_name = "quality"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API of recipes, mounted at /api/v1/recipes/."""
+
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Pages of recipes, mounted at /recipes/."""
+
+app_name = "recipes"
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API of scheduling, mounted at /api/v1/scheduling/."""
+
+urlpatterns: list = []

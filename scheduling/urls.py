@@ -1,0 +1,4 @@
+"""Pages of scheduling, mounted at /scheduling/."""
+
+app_name = "scheduling"
+urlpatterns: list = []

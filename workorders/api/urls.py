@@ -1,0 +1,3 @@
+"""API of workorders, mounted at /api/v1/workorders/."""
+
+urlpatterns: list = []

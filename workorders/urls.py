@@ -1,0 +1,4 @@
+"""Pages of workorders, mounted at /workorders/."""
+
+app_name = "workorders"
+urlpatterns: list = []
