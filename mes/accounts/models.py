@@ -2,12 +2,26 @@
 
 import hashlib
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower, Now
 
 from mes.audit.registry import audited
 from mes.exceptions import Conflict
+
+
+class UserQuerySet(models.QuerySet):
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise Conflict(
+            "Users are deactivated, never deleted (21 CFR 11.100(a)).", code="user_not_deletable"
+        )
+
+
+class MesUserManager(UserManager):
+    """Django's user manager whose querysets refuse `.delete()`."""
+
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
 
 
 @audited(deletable=False)
@@ -26,6 +40,8 @@ class User(AbstractUser):
     is_system = models.BooleanField(
         default=False, help_text="A named system principal (Celery, ERP import); cannot log in."
     )
+
+    objects = MesUserManager()
 
     class Meta:
         constraints = [
@@ -101,6 +117,7 @@ class SecurityEvent(models.Model):
         USER_REACTIVATED = "user.reactivated"
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
+        ALERT_SENT = "alert.sent"
 
     type = models.CharField(max_length=40, choices=Type.choices, db_index=True)
     at = models.DateTimeField(db_default=Now(), db_index=True)

@@ -1,2 +1,6 @@
+from django.urls import path
+
+from mes.esign import views
+
 app_name = "esign"
-urlpatterns: list = []
+urlpatterns = [path("", views.signature_list_view, name="signature_list")]

@@ -1,0 +1,52 @@
+"""Fixtures of the cross-app tests: a Chromium page for browser tests."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def chromium_browser():
+    """One headless Chromium per test module (see tests/browser.py). Module scope keeps the
+    async-unsafe ORM allowance (needed next to Playwright) away from other modules' tests."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import django_orm_next_to_playwright, launch_chromium
+
+    with django_orm_next_to_playwright(), sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+        or (marker is not None and marker.kwargs.get("transaction"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def migration_data(request):
+    """In a transactional test (live server included): what the data migrations made (roles,
+    system users, role permissions, signature policies), put back after an earlier test's flush
+    removed it. Autouse, so it runs before fixtures such as `operator` that need the roles."""
+    if not _is_transactional(request):
+        return
+    from tests.browser import restore_migration_data
+
+    request.getfixturevalue("transactional_db")
+    restore_migration_data()
+
+
+@pytest.fixture
+def browser_page(chromium_browser, live_server):
+    """A fresh page (no cookies) with the live server as its base URL."""
+    from tests.browser import DEFAULT_TIMEOUT_MS, TERMINAL_VIEWPORT
+
+    context = chromium_browser.new_context(
+        viewport=TERMINAL_VIEWPORT, base_url=live_server.url, locale="en-GB"
+    )
+    page = context.new_page()
+    page.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    yield page
+    context.close()
