@@ -1,0 +1,11 @@
+"""Permission codenames of the equipment app (granted to roles by migration 0003)."""
+
+USE_UNIT = "equipment.use_unit"
+RECORD_CLEANING = "equipment.record_cleaning"
+VERIFY_CLEANING = "equipment.verify_cleaning"
+CHANGE_UNIT_STATUS = "equipment.change_unit_status"
+RECORD_CALIBRATION = "equipment.record_calibration"
+CHANGE_INSTRUMENT_STATUS = "equipment.change_instrument_status"
+ADD_MAINTENANCE_WORK_ORDER = "equipment.add_maintenanceworkorder"
+EXECUTE_MAINTENANCE_WORK_ORDER = "equipment.execute_maintenanceworkorder"
+VIEW_ALL_AREAS = "equipment.view_area"
