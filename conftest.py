@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from mes.accounts.roles import Role
+from mes.audit.testing import audit_flush_guard  # noqa: F401  (transactional tests: see there)
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

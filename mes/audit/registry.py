@@ -23,6 +23,9 @@ class AuditedTable:
     append_only: bool = False
     require_reason: bool = False
     deletable: bool = True
+    # Columns whose values the trail records only as a digest ("sha256:..."), e.g. secrets.
+    # A column named "password" is always masked.
+    masked_fields: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -43,6 +46,7 @@ def register(
     append_only: bool = False,
     require_reason: bool = False,
     deletable: bool = True,
+    masked_fields: tuple[str, ...] = (),
 ) -> None:
     _registry[model._meta.label_lower] = AuditedTable(
         model=model,
@@ -50,17 +54,28 @@ def register(
         append_only=append_only,
         require_reason=require_reason,
         deletable=deletable and not append_only,
+        masked_fields=tuple(masked_fields),
     )
 
 
 def audited(
-    *, append_only: bool = False, require_reason: bool = False, deletable: bool = True
+    *,
+    append_only: bool = False,
+    require_reason: bool = False,
+    deletable: bool = True,
+    masked_fields: tuple[str, ...] = (),
 ) -> Callable[[M], M]:
     """Class decorator: this model is a GMP record (audited; optionally append-only, not
-    deletable, or changes need a reason)."""
+    deletable, or changes need a reason; `masked_fields` are recorded as digests only)."""
 
     def decorate(model: M) -> M:
-        register(model, append_only=append_only, require_reason=require_reason, deletable=deletable)
+        register(
+            model,
+            append_only=append_only,
+            require_reason=require_reason,
+            deletable=deletable,
+            masked_fields=masked_fields,
+        )
         return model
 
     return decorate

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "mes.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "mes.urls"
@@ -165,6 +166,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("MES_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# JSON {"code": "account_locked"} for the API; ends the session of a user locked by signing.
+AXES_LOCKOUT_CALLABLE = "mes.accounts.lockout.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
 
@@ -231,6 +234,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["equipment-preventive-maintenance"] = {
+    "task": "equipment.generate_preventive_maintenance",
+    "schedule": timedelta(minutes=env_int("MES_PM_GENERATION_MINUTES", 60)),
+}
+CELERY_BEAT_SCHEDULE["quality-overdue-capa-reminders"] = {
+    "task": "quality.remind_overdue_capa",
+    "schedule": timedelta(hours=env_int("MES_CAPA_REMINDER_HOURS", 24)),
+}
 
 # Audit trail checkpoints: Ed25519 key and the external append-only checkpoint log live
 # outside the database.
@@ -241,6 +252,18 @@ MES_AUDIT_CHECKPOINT_LOG = Path(
     os.environ.get("MES_AUDIT_CHECKPOINT_LOG", VAR_DIR / "audit-checkpoints.jsonl")
 )
 MES_AUDIT_CHECKPOINT_MINUTES = env_int("MES_AUDIT_CHECKPOINT_MINUTES", 15)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "audit.checkpoint_audit_trail",
+    "schedule": timedelta(minutes=MES_AUDIT_CHECKPOINT_MINUTES),
+}
+CELERY_BEAT_SCHEDULE["audit-seal"] = {
+    "task": "audit.seal_pending",
+    "schedule": timedelta(seconds=env_int("MES_AUDIT_SEAL_SECONDS", 60)),
+}
+CELERY_BEAT_SCHEDULE["audit-verify"] = {
+    "task": "audit.verify_audit_trail",
+    "schedule": timedelta(hours=env_int("MES_AUDIT_VERIFY_HOURS", 24)),
+}
 
 # The API
 REST_FRAMEWORK = {
@@ -267,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "mes.api.schema.postprocess_schema_enums",
+        "mes.api.schema.add_error_responses",
+    ],
 }
 
 # django-simple-history: a UI convenience only (the authoritative trail is database-written).

@@ -1,0 +1,80 @@
+"""Plant records (equipment.Site, with django-simple-history) in the trail: one event per
+write with old and new values, the history tables append-only, the record's trail partial.
+Runs on both databases."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from equipment.models import Site
+from equipment.tests.factories import SiteFactory
+from mes.audit.context import acting_as
+from mes.audit.selectors import events_for_record
+from mes.audit.testing import seal_pending, trail  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_site_created_changed_and_deleted_gives_three_events(admin_user, trail):  # noqa: F811
+    with acting_as(admin_user, reason="new plant"):
+        site = SiteFactory(code="GMP1", name="Plant one")
+        site.timezone = "Europe/Dublin"
+        site.save()
+        pk = site.pk
+        site.delete()
+
+    events = trail("equipment_site")
+    assert [(e.action, e.record_pk) for e in events] == [
+        ("INSERT", str(pk)),
+        ("UPDATE", str(pk)),
+        ("DELETE", str(pk)),
+    ]
+    assert events[0].new_values == {
+        "id": pk,
+        "code": "GMP1",
+        "name": "Plant one",
+        "timezone": "UTC",
+    }
+    assert (events[1].old_values, events[1].new_values) == (
+        {"timezone": "UTC"},
+        {"timezone": "Europe/Dublin"},
+    )
+    assert events[2].old_values["timezone"] == "Europe/Dublin"
+    assert {(e.user_name, e.reason) for e in events} == {("ada.admin", "new plant")}
+    assert trail("equipment_historicalsite") == []  # history rows are not captured
+
+
+def test_history_rows_cannot_be_rewritten(admin_user):
+    with acting_as(admin_user, reason="history"):
+        SiteFactory(code="HIST", name="History")
+
+    with pytest.raises(DatabaseError) as update, transaction.atomic(), connection.cursor() as c:
+        c.execute("UPDATE equipment_historicalsite SET name = 'rewritten'")
+    with pytest.raises(DatabaseError) as delete, transaction.atomic(), connection.cursor() as c:
+        c.execute("DELETE FROM equipment_historicalsite")
+
+    assert "UPDATE refused on equipment_historicalsite" in str(update.value)
+    assert "DELETE refused on equipment_historicalsite" in str(delete.value)
+    assert Site.history.filter(code="HIST").count() == 1
+
+
+def test_the_record_trail_of_a_site(admin_user):
+    with acting_as(admin_user, reason="rename"):
+        site = SiteFactory(code="TR", name="Before")
+        site.name = "After"
+        site.save()
+    seal_pending()
+
+    events = list(events_for_record(Site, site.pk))
+
+    assert [(e.action, e.changes) for e in events] == [
+        (
+            "INSERT",
+            [
+                ("ID", "", str(site.pk)),
+                ("code", "", "TR"),
+                ("name", "", "Before"),
+                ("timezone", "", "UTC"),
+            ],
+        ),
+        ("UPDATE", [("name", "Before", "After")]),
+    ]
