@@ -17,12 +17,8 @@ policies); `browser_page` puts those back first (`restore_migration_data`). Neve
 """
 
 import contextlib
-import functools
 import os
-import time
 from collections.abc import Iterator
-from types import SimpleNamespace
-from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
 
@@ -73,43 +69,4 @@ def login(page: Page, base_url: str, username: str, password: str = DEFAULT_PASS
         page.click("form.form-large button[type=submit]")
 
 
-@functools.cache
-def _data_migrations() -> tuple[Any, list[tuple[str, Any]]]:
-    """The project's final historical app registry and every RunPython operation, in
-    migration order (computed once per session)."""
-    from django.db import connection
-    from django.db.migrations.loader import MigrationLoader
-    from django.db.migrations.operations import RunPython
-
-    loader = MigrationLoader(connection, ignore_no_migrations=True)
-    ordered: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for leaf in sorted(loader.graph.leaf_nodes()):
-        for node in loader.graph.forwards_plan(leaf):
-            if node not in seen:
-                seen.add(node)
-                ordered.append(node)
-    operations = [
-        (f"{app}.{name}", op)
-        for app, name in ordered
-        for op in loader.graph.nodes[(app, name)].operations
-        if isinstance(op, RunPython)
-    ]
-    return loader.project_state().apps, operations
-
-
-def restore_migration_data() -> float:
-    """Re-run the data migrations (they are idempotent: get_or_create, add) against the
-    project's final model state, when a flush has emptied what they made. Returns the seconds
-    spent (0 when nothing was missing)."""
-    from django.contrib.auth.models import Group
-    from django.db import connection
-
-    if Group.objects.exists():
-        return 0.0
-    started = time.perf_counter()
-    state_apps, operations = _data_migrations()
-    schema_editor = SimpleNamespace(connection=connection)
-    for _name, operation in operations:
-        operation.code(state_apps, schema_editor)
-    return time.perf_counter() - started
+from mes.testing import restore_migration_data  # noqa: E402,F401 (re-export)

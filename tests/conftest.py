@@ -17,27 +17,6 @@ def chromium_browser():
         browser.close()
 
 
-def _is_transactional(request) -> bool:
-    marker = request.node.get_closest_marker("django_db")
-    return bool(
-        {"transactional_db", "live_server"} & set(request.fixturenames)
-        or (marker is not None and marker.kwargs.get("transaction"))
-    )
-
-
-@pytest.fixture(autouse=True)
-def migration_data(request):
-    """In a transactional test (live server included): what the data migrations made (roles,
-    system users, role permissions, signature policies), put back after an earlier test's flush
-    removed it. Autouse, so it runs before fixtures such as `operator` that need the roles."""
-    if not _is_transactional(request):
-        return
-    from tests.browser import restore_migration_data
-
-    request.getfixturevalue("transactional_db")
-    restore_migration_data()
-
-
 @pytest.fixture
 def browser_page(chromium_browser, live_server):
     """A fresh page (no cookies) with the live server as its base URL."""

@@ -19,15 +19,6 @@ from quality.tests.factories import PASSING, approved_spec, enter_results, sign_
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _migration_data(transactional_db):
-    """Roles, role permissions and signature policies, put back after an earlier
-    transactional test's flush emptied them."""
-    from tests.browser import restore_migration_data
-
-    restore_migration_data()
-
-
 def _race(user_ids: list[int], act) -> list[object]:
     barrier = threading.Barrier(len(user_ids))
     outcomes: list[object] = [None] * len(user_ids)

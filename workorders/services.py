@@ -1,0 +1,1361 @@
+"""Every change of BOMs, routings, work orders and their execution.
+
+Each service runs in one transaction, checks permission, area scope and state first, locks the
+rows it changes (`select_for_update`: the work order, then its operations in sequence order)
+and raises a `DomainError` subclass with the reason; a refusal writes nothing. Genealogy is
+written only through `genealogy.services`; quality (NCR, SPC) through `workorders.adapters`.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+
+from equipment.models import Area, WorkCenter
+from genealogy import services as genealogy
+from genealogy.choices import NodeKind
+from genealogy.models import Lot, LotEvent, Material
+from mes.audit.context import acting_as, current_context
+from mes.esign.models import Meaning
+from mes.esign.services import AuthenticatedSigner, record_sign
+from mes.exceptions import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotAuthorized,
+    SignatureRefused,
+)
+from workorders import adapters
+from workorders.choices import (
+    WORK_ORDER_TRANSITIONS,
+    CharacteristicKind,
+    QuantityKind,
+    ReasonKind,
+    SerialIssue,
+    TimeBasis,
+    UnitStatus,
+    VersionStatus,
+    WorkOrderEventType,
+    WorkOrderSource,
+    WorkOrderStatus,
+)
+from workorders.exceptions import (
+    ClockConflict,
+    QuantityExceeded,
+    SerialAlreadyUsed,
+    VersionNotApproved,
+    WorkInProgress,
+    WrongComponent,
+)
+from workorders.models import (
+    Bom,
+    BomLine,
+    ComponentConsumption,
+    DowntimeRecord,
+    InspectionCharacteristic,
+    InspectionResult,
+    LaborRecord,
+    MachineRecord,
+    QuantityReport,
+    ReasonCode,
+    Routing,
+    RoutingOperation,
+    WorkCenterRate,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderOperation,
+    WorkOrderUnit,
+)
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+DEFAULT_SERIAL_PATTERN = "{item}-{yyyy}-{seq:05d}"
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _require(actor: Any, perm: str, action: str) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise NotAuthorized(f"Only an active, logged-in user may {action}.")
+    if getattr(actor, "is_system", False):
+        return
+    if not actor.has_perm(perm):
+        raise NotAuthorized(f"You lack the permission to {action} ({perm}).")
+
+
+def _require_area(actor: Any, area: Area, action: str) -> None:
+    """Operators act only in the areas they are granted (guardian `operate_in_area`)."""
+    if actor.is_superuser or getattr(actor, "is_system", False):
+        return
+    if actor.has_perm("equipment.operate_in_area") or actor.has_perm(
+        "equipment.operate_in_area", area
+    ):
+        return
+    raise NotAuthorized(f"You may not {action} in area {area.code} (operate_in_area).")
+
+
+def _decimal(value: Any, *, what: str) -> Decimal:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInput(f"The {what} must be a number (got {value!r}).") from exc
+    if not number.is_finite():
+        raise InvalidInput(f"The {what} must be a finite number.")
+    return number
+
+
+def _moment(at: datetime | None) -> datetime:
+    if at is None:
+        return timezone.now()
+    if timezone.is_naive(at):
+        raise InvalidInput("The time must carry a time zone.")
+    if at > timezone.now() + FUTURE_TOLERANCE:
+        raise InvalidInput("A time record cannot be in the future.")
+    return at
+
+
+def _request_id() -> str:
+    ctx = current_context()
+    return ctx.request_id if ctx is not None else ""
+
+
+def _event(work_order: WorkOrder, type_: str, actor: Any, **data: Any) -> WorkOrderEvent:
+    return WorkOrderEvent.objects.create(
+        work_order=work_order, type=type_, actor=actor, data=data, request_id=_request_id()
+    )
+
+
+def _num(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _reason(code: ReasonCode | None, kind: str, what: str) -> ReasonCode:
+    if code is None:
+        raise InvalidInput(f"A {what} needs a reason code.")
+    if code.kind != kind or not code.is_active:
+        raise InvalidInput(f"{code.code} is not an active {kind} reason code.")
+    return code
+
+
+def work_order_url(work_order: WorkOrder) -> str:
+    return reverse("workorders:work_order_detail", args=[work_order.pk])
+
+
+# --- master data -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def reason_code_create(*, actor: Any, kind: str, code: str, name: str) -> ReasonCode:
+    _require(actor, "workorders.add_reasoncode", "define reason codes")
+    if kind not in ReasonKind.values:
+        raise InvalidInput(f"Unknown reason kind {kind!r}.")
+    code, name = (code or "").strip().upper(), (name or "").strip()
+    if not code or not name:
+        raise InvalidInput("A reason code needs a code and a name.")
+    if ReasonCode.objects.filter(kind=kind, code=code).exists():
+        raise Conflict(f"Reason code {kind} {code} exists.", code="duplicate_reason")
+    with acting_as(actor, reason=f"reason code {code}"):
+        return ReasonCode.objects.create(kind=kind, code=code, name=name)
+
+
+@transaction.atomic
+def work_center_rate_set(
+    *, actor: Any, work_center: WorkCenter, labor_rate: Any, machine_rate: Any
+) -> WorkCenterRate:
+    _require(actor, "workorders.change_workcenterrate", "set work-center rates")
+    labor = _decimal(labor_rate, what="labor rate")
+    machine = _decimal(machine_rate, what="machine rate")
+    if labor < 0 or machine < 0:
+        raise InvalidInput("Rates cannot be negative.")
+    with acting_as(actor, reason=f"rates of {work_center.code}"):
+        rate, _ = WorkCenterRate.objects.select_for_update().get_or_create(work_center=work_center)
+        rate.labor_rate, rate.machine_rate = labor, machine
+        rate.save()
+    return rate
+
+
+def _next_version(model: type[Bom] | type[Routing], item: Material) -> int:
+    Material.objects.select_for_update().filter(pk=item.pk).first()
+    last = model.objects.filter(item=item).aggregate(v=Max("version"))["v"]
+    return (last or 0) + 1
+
+
+def _bom_items_below(material_id: int, seen: set[int]) -> set[int]:
+    """Every component reachable from the latest BOMs of `material_id` (cycle check)."""
+    boms = Bom.objects.filter(item_id=material_id).exclude(status=VersionStatus.SUPERSEDED)
+    for component_id in BomLine.objects.filter(bom__in=boms).values_list("component_id", flat=True):
+        if component_id not in seen:
+            seen.add(component_id)
+            _bom_items_below(component_id, seen)
+    return seen
+
+
+@transaction.atomic
+def bom_create(
+    *,
+    actor: Any,
+    item: Material,
+    effective_from: date,
+    lines: Sequence[Mapping[str, Any]],
+    base_quantity: Any = 1,
+    effective_to: date | None = None,
+    description: str = "",
+) -> Bom:
+    """A new draft BOM version. `lines` = [{"component", "quantity_per", "scrap_factor"?,
+    "operation_seq"}]."""
+    _require(actor, "workorders.add_bom", "author BOMs")
+    if not lines:
+        raise InvalidInput("A BOM needs at least one component.")
+    base = _decimal(base_quantity, what="base quantity")
+    if base <= 0:
+        raise InvalidInput("The base quantity must be positive.")
+    if effective_to is not None and effective_to < effective_from:
+        raise InvalidInput("The BOM cannot end before it starts.")
+    parsed = []
+    for position, line in enumerate(lines, start=1):
+        component = line.get("component")
+        if not isinstance(component, Material):
+            raise InvalidInput(f"Line {position}: a component material is required.")
+        if component.pk == item.pk:
+            raise InvalidInput(f"Line {position}: {item.code} cannot be its own component.")
+        if item.pk in _bom_items_below(component.pk, set()):
+            raise InvalidInput(
+                f"Line {position}: {component.code} is made from {item.code}; "
+                "the BOM would be circular."
+            )
+        qty = _decimal(line.get("quantity_per"), what=f"quantity per (line {position})")
+        scrap = _decimal(line.get("scrap_factor", 0), what=f"scrap factor (line {position})")
+        if qty <= 0:
+            raise InvalidInput(f"Line {position}: the quantity per must be positive.")
+        if not ZERO <= scrap < ONE:
+            raise InvalidInput(f"Line {position}: the scrap factor must be in [0, 1).")
+        seq = line.get("operation_seq")
+        if not isinstance(seq, int) or seq <= 0:
+            raise InvalidInput(f"Line {position}: the consuming operation (seq) is required.")
+        parsed.append((position, component, qty, scrap, seq))
+    with acting_as(actor, reason=f"BOM {item.code} drafted"):
+        bom = Bom.objects.create(
+            item=item,
+            version=_next_version(Bom, item),
+            effective_from=effective_from,
+            effective_to=effective_to,
+            base_quantity=base,
+            description=(description or "").strip()[:200],
+            created_by=actor,
+        )
+        BomLine.objects.bulk_create(
+            BomLine(
+                bom=bom,
+                position=position,
+                component=component,
+                quantity_per=qty,
+                scrap_factor=scrap,
+                operation_seq=seq,
+            )
+            for position, component, qty, scrap, seq in parsed
+        )
+    return bom
+
+
+def _approve_version(
+    *, actor: Any, record: Bom | Routing, signer: AuthenticatedSigner, perm: str, reason: str
+) -> Any:
+    _require(actor, perm, f"approve {record._meta.verbose_name}s")
+    if not isinstance(signer, AuthenticatedSigner) or signer.user.pk != actor.pk:
+        raise SignatureRefused(
+            "Approval needs your own electronic signature.", code="signature_not_authenticated"
+        )
+    model = type(record)
+    locked = model.objects.select_for_update().get(pk=record.pk)
+    if locked.status != VersionStatus.DRAFT:
+        raise InvalidTransition(f"{locked} is {locked.get_status_display().lower()}, not a draft.")
+    if isinstance(locked, Routing) and not locked.operations.exists():
+        raise InvalidInput(f"{locked} has no operations.")
+    with acting_as(actor, reason=f"{locked} approved"):
+        locked.status = VersionStatus.APPROVED
+        locked.approved_by = actor
+        locked.approved_at = timezone.now()
+        locked.save(update_fields=["status", "approved_by", "approved_at"])
+        record_sign(record=locked, signer=signer, meaning=Meaning.APPROVED, reason=reason)
+        # Earlier approved versions end the day before this one takes effect.
+        for older in model.objects.select_for_update().filter(
+            item=locked.item, status=VersionStatus.APPROVED, version__lt=locked.version
+        ):
+            older.status = VersionStatus.SUPERSEDED
+            end = locked.effective_from - timedelta(days=1)
+            if older.effective_to is None or older.effective_to > end:
+                older.effective_to = max(end, older.effective_from)
+            older.save(update_fields=["status", "effective_to"])
+    return locked
+
+
+@transaction.atomic
+def bom_approve(*, actor: Any, bom: Bom, signer: AuthenticatedSigner, reason: str = "") -> Bom:
+    """Approve a draft BOM (signed 'approved' by a QA Reviewer or Supervisor, not its
+    author); earlier approved versions are superseded."""
+    return _approve_version(
+        actor=actor, record=bom, signer=signer, perm="workorders.approve_bom", reason=reason
+    )
+
+
+@transaction.atomic
+def routing_create(
+    *,
+    actor: Any,
+    item: Material,
+    effective_from: date,
+    operations: Sequence[Mapping[str, Any]],
+    effective_to: date | None = None,
+    description: str = "",
+) -> Routing:
+    """A new draft routing version. `operations` = [{"seq", "name", "work_center",
+    "alternative_work_centers"?, "setup_minutes", "run_minutes_per_unit", "time_basis",
+    "crew_size", "characteristics"?: [{"name", "kind", "lower_limit"?, "upper_limit"?,
+    "unit"?, "spc_key"?}]}]."""
+    _require(actor, "workorders.add_routing", "author routings")
+    if not operations:
+        raise InvalidInput("A routing needs at least one operation.")
+    seqs = [op.get("seq") for op in operations]
+    if len(set(seqs)) != len(seqs) or not all(isinstance(s, int) and s > 0 for s in seqs):
+        raise InvalidInput("Operation sequence numbers must be distinct positive integers.")
+    with acting_as(actor, reason=f"routing {item.code} drafted"):
+        routing = Routing.objects.create(
+            item=item,
+            version=_next_version(Routing, item),
+            effective_from=effective_from,
+            effective_to=effective_to,
+            description=(description or "").strip()[:200],
+            created_by=actor,
+        )
+        for spec in sorted(operations, key=lambda o: o["seq"]):
+            seq = spec["seq"]
+            center = spec.get("work_center")
+            if not isinstance(center, WorkCenter):
+                raise InvalidInput(f"Operation {seq}: a work center is required.")
+            basis = spec.get("time_basis", TimeBasis.BOTH)
+            if basis not in TimeBasis.values:
+                raise InvalidInput(f"Operation {seq}: unknown time basis {basis!r}.")
+            setup = _decimal(spec.get("setup_minutes", 0), what=f"setup minutes (op {seq})")
+            run = _decimal(spec.get("run_minutes_per_unit", 0), what=f"run minutes (op {seq})")
+            crew = spec.get("crew_size", 1)
+            if setup < 0 or run < 0 or not isinstance(crew, int) or crew < 1:
+                raise InvalidInput(f"Operation {seq}: times >= 0 and a crew of at least 1.")
+            name = (spec.get("name") or "").strip()
+            if not name:
+                raise InvalidInput(f"Operation {seq}: a name is required.")
+            operation = RoutingOperation.objects.create(
+                routing=routing,
+                seq=seq,
+                name=name[:200],
+                work_center=center,
+                setup_minutes=setup,
+                run_minutes_per_unit=run,
+                time_basis=basis,
+                crew_size=crew,
+            )
+            operation.alternative_work_centers.set(spec.get("alternative_work_centers") or [])
+            for position, char in enumerate(spec.get("characteristics") or [], start=1):
+                kind = char.get("kind")
+                if kind not in CharacteristicKind.values:
+                    raise InvalidInput(f"Operation {seq}: unknown characteristic kind {kind!r}.")
+                low, high = char.get("lower_limit"), char.get("upper_limit")
+                low = None if low in (None, "") else _decimal(low, what="lower limit")
+                high = None if high in (None, "") else _decimal(high, what="upper limit")
+                if kind == CharacteristicKind.MEASURED and low is None and high is None:
+                    raise InvalidInput(f"Operation {seq}: a measured characteristic needs limits.")
+                if low is not None and high is not None and low > high:
+                    raise InvalidInput(f"Operation {seq}: the lower limit is above the upper.")
+                InspectionCharacteristic.objects.create(
+                    operation=operation,
+                    position=position,
+                    name=(char.get("name") or "").strip()[:200] or f"Check {position}",
+                    kind=kind,
+                    lower_limit=low,
+                    upper_limit=high,
+                    unit=(char.get("unit") or "")[:20],
+                    spc_key=(char.get("spc_key") or "")[:100],
+                )
+    return routing
+
+
+@transaction.atomic
+def routing_approve(
+    *, actor: Any, routing: Routing, signer: AuthenticatedSigner, reason: str = ""
+) -> Routing:
+    return _approve_version(
+        actor=actor,
+        record=routing,
+        signer=signer,
+        perm="workorders.approve_routing",
+        reason=reason,
+    )
+
+
+# --- work orders -----------------------------------------------------------------------------
+
+
+def _latest(model: type[Bom] | type[Routing], item: Material, on: date) -> Any:
+    effective = [v for v in model.objects.filter(item=item) if v.is_effective(on)]
+    if effective:
+        return max(effective, key=lambda v: v.version)
+    return model.objects.filter(item=item).exclude(status=VersionStatus.SUPERSEDED).first()
+
+
+def _next_wo_number() -> str:
+    year = timezone.localdate().year
+    prefix = f"WO-{year}-"
+    last = (
+        WorkOrder.objects.filter(number__startswith=prefix)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{n:05d}"
+
+
+@transaction.atomic
+def work_order_create(
+    *,
+    actor: Any,
+    item: Material,
+    quantity: Any,
+    due_date: date,
+    bom: Bom | None = None,
+    routing: Routing | None = None,
+    source: str = WorkOrderSource.PLANNER,
+    external_ref: str = "",
+    serial_pattern: str = "",
+    serial_issue: str = SerialIssue.AT_RELEASE,
+    number: str | None = None,
+) -> WorkOrder:
+    """A planned work order (planner, API or ERP). The BOM and routing default to the
+    item's effective (or newest) versions; release checks that they are approved."""
+    _require(actor, "workorders.add_workorder", "create work orders")
+    qty = _decimal(quantity, what="quantity")
+    if qty <= 0:
+        raise InvalidInput("The quantity must be positive.")
+    if source not in WorkOrderSource.values:
+        raise InvalidInput(f"Unknown source {source!r}.")
+    today = timezone.localdate()
+    bom = bom or _latest(Bom, item, today)
+    routing = routing or _latest(Routing, item, today)
+    if bom is None or routing is None:
+        raise VersionNotApproved(f"{item.code} has no BOM and routing to make it from.")
+    if bom.item_id != item.pk or routing.item_id != item.pk:
+        raise InvalidInput(f"The BOM and routing must be those of {item.code}.")
+    if item.is_serialized:
+        if qty != qty.to_integral_value():
+            raise InvalidInput(f"{item.code} is serialized: the quantity is a whole number.")
+        serial_pattern = (serial_pattern or DEFAULT_SERIAL_PATTERN).strip()
+        if "{seq" not in serial_pattern:
+            raise InvalidInput("The serial pattern needs a {seq} field, e.g. {seq:05d}.")
+        _format_serial(serial_pattern, item=item, work_order_number="WO", seq=1)
+    if serial_issue not in SerialIssue.values:
+        raise InvalidInput(f"Unknown serial issue point {serial_issue!r}.")
+    first = routing.operations.select_related("work_center__area").order_by("seq").first()
+    if first is None:
+        raise InvalidInput(f"{routing} has no operations.")
+    external_ref = (external_ref or "").strip()[:100]
+    if external_ref and WorkOrder.objects.filter(source=source, external_ref=external_ref).exists():
+        raise Conflict(
+            f"A work order from {source} with reference {external_ref} exists.",
+            code="duplicate_work_order",
+        )
+    with acting_as(actor, reason="work order created"):
+        work_order = WorkOrder.objects.create(
+            number=number or _next_wo_number(),
+            item=item,
+            quantity=qty,
+            due_date=due_date,
+            area=first.work_center.area,
+            bom=bom,
+            routing=routing,
+            source=source,
+            external_ref=external_ref,
+            serial_pattern=serial_pattern if item.is_serialized else "",
+            serial_issue=serial_issue,
+            created_by=actor,
+        )
+        _event(work_order, WorkOrderEventType.CREATED, actor, quantity=_num(qty), source=source)
+    return work_order
+
+
+def _format_serial(pattern: str, *, item: Material, work_order_number: str, seq: int) -> str:
+    now = timezone.localdate()
+    try:
+        serial = pattern.format(
+            yyyy=f"{now:%Y}",
+            yy=f"{now:%y}",
+            mm=f"{now:%m}",
+            item=item.code,
+            wo=work_order_number,
+            seq=seq,
+        )
+    except (KeyError, ValueError, IndexError) as exc:
+        raise InvalidInput(
+            f"Serial pattern {pattern!r} is invalid: use {{yyyy}} {{yy}} {{mm}} {{item}} "
+            "{wo} {seq:05d}."
+        ) from exc
+    if not re.fullmatch(r"[A-Za-z0-9._/-]{1,64}", serial):
+        raise InvalidInput(f"Serial {serial!r} has characters a label cannot carry.")
+    return serial
+
+
+def _issue_serial(work_order: WorkOrder, operation: WorkOrderOperation, actor: Any) -> Any:
+    item = work_order.item
+    Material.objects.select_for_update().filter(pk=item.pk).first()  # one issuer per item
+    n = WorkOrderUnit.objects.filter(work_order__item=item).count() + 1
+    serial = _format_serial(
+        work_order.serial_pattern, item=item, work_order_number=work_order.number, seq=n
+    )
+    while Lot.objects.filter(material=item, lot_number=serial).exists():
+        n += 1
+        serial = _format_serial(
+            work_order.serial_pattern, item=item, work_order_number=work_order.number, seq=n
+        )
+    node = genealogy.unit_create(
+        actor=actor,
+        material=item,
+        serial_number=serial,
+        source={"kind": "work_order", "ref": work_order.number, "url": work_order_url(work_order)},
+    )
+    unit = WorkOrderUnit.objects.create(
+        work_order=work_order, serial_number=serial, lot=node, operation=operation
+    )
+    _event(work_order, WorkOrderEventType.SERIAL_ISSUED, actor, serial=serial, unit=unit.pk)
+    return unit
+
+
+def _lock_work_order(work_order: WorkOrder) -> WorkOrder:
+    return WorkOrder.objects.select_for_update().select_related("item").get(pk=work_order.pk)
+
+
+def _ensure_can_become(work_order: WorkOrder, status: str) -> None:
+    if status not in WORK_ORDER_TRANSITIONS[work_order.status]:
+        raise InvalidTransition(
+            f"{work_order.number} is {work_order.get_status_display().lower()}; it cannot "
+            f"become {WorkOrderStatus(status).label.lower()}."
+        )
+
+
+@transaction.atomic
+def work_order_release(*, actor: Any, work_order: WorkOrder) -> WorkOrder:
+    """Release: the BOM and routing must be approved and effective today; the operations are
+    generated from the routing with its standards and the work centers' rates (snapshot);
+    serial numbers are issued now if the order says so."""
+    _require(actor, "workorders.release_workorder", "release work orders")
+    wo = _lock_work_order(work_order)
+    _ensure_can_become(wo, WorkOrderStatus.RELEASED)
+    today = timezone.localdate()
+    for version in (wo.bom, wo.routing):
+        if version.status != VersionStatus.APPROVED:
+            raise VersionNotApproved(
+                f"{version} is {version.get_status_display().lower()}, not approved: "
+                f"{wo.number} cannot be released."
+            )
+        if not version.is_effective(today):
+            raise VersionNotApproved(
+                f"{version} is effective from {version.effective_from.isoformat()}"
+                + (f" to {version.effective_to.isoformat()}" if version.effective_to else "")
+                + f", not on {today.isoformat()}: {wo.number} cannot be released."
+            )
+    route_ops = list(wo.routing.operations.select_related("work_center").order_by("seq"))
+    seqs = {op.seq for op in route_ops}
+    missing = sorted({line.operation_seq for line in wo.bom.lines.all()} - seqs)
+    if missing:
+        raise InvalidInput(
+            f"{wo.bom} consumes components at operation(s) {missing} that {wo.routing} lacks."
+        )
+    rates = {
+        r.work_center_id: r
+        for r in WorkCenterRate.objects.filter(work_center__in=[o.work_center for o in route_ops])
+    }
+    with acting_as(actor, reason=f"{wo.number} released"):
+        ops = []
+        for index, rop in enumerate(route_ops):
+            rate = rates.get(rop.work_center_id)
+            ops.append(
+                WorkOrderOperation.objects.create(
+                    work_order=wo,
+                    seq=rop.seq,
+                    name=rop.name,
+                    work_center=rop.work_center,
+                    routing_operation=rop,
+                    is_first=index == 0,
+                    is_last=index == len(route_ops) - 1,
+                    setup_minutes=rop.setup_minutes,
+                    run_minutes_per_unit=rop.run_minutes_per_unit,
+                    time_basis=rop.time_basis,
+                    crew_size=rop.crew_size,
+                    labor_rate=rate.labor_rate if rate else ZERO,
+                    machine_rate=rate.machine_rate if rate else ZERO,
+                )
+            )
+        first = ops[0]
+        if not wo.is_serialized:
+            first.qty_received = wo.quantity
+            first.save(update_fields=["qty_received"])
+        elif wo.serial_issue == SerialIssue.AT_RELEASE:
+            for _ in range(int(wo.quantity)):
+                _issue_serial(wo, first, actor)
+            first.qty_received = wo.quantity
+            first.save(update_fields=["qty_received"])
+        wo.status = WorkOrderStatus.RELEASED
+        wo.released_at = timezone.now()
+        wo.save(update_fields=["status", "released_at"])
+        _event(wo, WorkOrderEventType.RELEASED, actor, operations=[o.seq for o in ops])
+    return wo
+
+
+@transaction.atomic
+def work_order_cancel(*, actor: Any, work_order: WorkOrder, reason: str) -> WorkOrder:
+    _require(actor, "workorders.release_workorder", "cancel work orders")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Cancelling a work order needs a reason.")
+    wo = _lock_work_order(work_order)
+    _ensure_can_become(wo, WorkOrderStatus.CANCELLED)
+    with acting_as(actor, reason=reason):
+        wo.status = WorkOrderStatus.CANCELLED
+        wo.save(update_fields=["status"])
+        _event(wo, WorkOrderEventType.CANCELLED, actor, reason=reason)
+    return wo
+
+
+def _lock_operation(operation: WorkOrderOperation) -> WorkOrderOperation:
+    op = (
+        WorkOrderOperation.objects.select_for_update()
+        .select_related("work_order__item", "work_order__area")
+        .get(pk=operation.pk)
+    )
+    if op.work_order.status != WorkOrderStatus.RELEASED:
+        raise InvalidTransition(
+            f"{op.work_order.number} is {op.work_order.get_status_display().lower()}: its "
+            "operations cannot be executed."
+        )
+    return op
+
+
+def _execute_check(actor: Any, operation: WorkOrderOperation, action: str) -> None:
+    _require(actor, "workorders.execute_workorder", action)
+    _require_area(actor, operation.work_order.area, action)
+
+
+def _next_operation(op: WorkOrderOperation) -> WorkOrderOperation | None:
+    return (
+        WorkOrderOperation.objects.select_for_update()
+        .filter(work_order_id=op.work_order_id, seq__gt=op.seq)
+        .order_by("seq")
+        .first()
+    )
+
+
+# --- labor and machine time ------------------------------------------------------------------
+
+
+def _close_record(record: Any, at: datetime) -> None:
+    if at < record.started_at:
+        raise InvalidInput(
+            f"The end {at.isoformat()} is before the start {record.started_at.isoformat()}."
+        )
+    record.ended_at = at
+    record.seconds = Decimal(str(round((at - record.started_at).total_seconds(), 3)))
+    record.save(update_fields=["ended_at", "seconds"])
+
+
+@transaction.atomic
+def labor_clock_on(
+    *, actor: Any, operation: WorkOrderOperation, at: datetime | None = None
+) -> LaborRecord:
+    """The operator starts working on `operation`. If they are clocked on elsewhere, that
+    record ends at the same moment: a person's time is never counted twice."""
+    at = _moment(at)
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "clock on")
+    with acting_as(actor, reason=f"clock on {op.ref}"):
+        current = (
+            LaborRecord.objects.select_for_update()
+            .filter(operator=actor, ended_at__isnull=True)
+            .first()
+        )
+        if current is not None:
+            if current.operation_id == op.pk:
+                raise ClockConflict(f"You are already clocked on {op.ref}.")
+            _close_record(current, at)
+        try:
+            with transaction.atomic():
+                return LaborRecord.objects.create(operation=op, operator=actor, started_at=at)
+        except IntegrityError as exc:
+            raise ClockConflict(
+                "You clocked on at another terminal at the same moment; try again."
+            ) from exc
+
+
+@transaction.atomic
+def labor_clock_off(
+    *,
+    actor: Any,
+    operation: WorkOrderOperation,
+    at: datetime | None = None,
+    operator: Any = None,
+) -> LaborRecord:
+    """End the operator's (default: the actor's) labor record on `operation`."""
+    at = _moment(at)
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "clock off")
+    person = operator or actor
+    record = (
+        LaborRecord.objects.select_for_update()
+        .filter(operator=person, operation=op, ended_at__isnull=True)
+        .first()
+    )
+    if record is None:
+        raise ClockConflict(f"{person.get_username()} is not clocked on {op.ref}.")
+    with acting_as(actor, reason=f"clock off {op.ref}"):
+        _close_record(record, at)
+    return record
+
+
+@transaction.atomic
+def machine_start(
+    *, actor: Any, operation: WorkOrderOperation, at: datetime | None = None
+) -> MachineRecord:
+    at = _moment(at)
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "start the machine")
+    if MachineRecord.objects.filter(operation=op, ended_at__isnull=True).exists():
+        raise ClockConflict(f"The machine of {op.ref} is already running.")
+    if DowntimeRecord.objects.filter(operation=op, ended_at__isnull=True).exists():
+        raise ClockConflict(f"{op.ref} is paused: resume it to run the machine.")
+    with acting_as(actor, reason=f"machine start {op.ref}"):
+        return MachineRecord.objects.create(operation=op, started_by=actor, started_at=at)
+
+
+@transaction.atomic
+def machine_stop(
+    *, actor: Any, operation: WorkOrderOperation, at: datetime | None = None
+) -> MachineRecord:
+    at = _moment(at)
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "stop the machine")
+    record = MachineRecord.objects.filter(operation=op, ended_at__isnull=True).first()
+    if record is None:
+        raise ClockConflict(f"The machine of {op.ref} is not running.")
+    with acting_as(actor, reason=f"machine stop {op.ref}"):
+        _close_record(record, at)
+    return record
+
+
+@transaction.atomic
+def operation_pause(
+    *,
+    actor: Any,
+    operation: WorkOrderOperation,
+    reason_code: ReasonCode | None,
+    at: datetime | None = None,
+) -> DowntimeRecord:
+    """Pause with a downtime reason: the machine run (if any) stops at the same moment."""
+    at = _moment(at)
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "pause an operation")
+    code = _reason(reason_code, ReasonKind.DOWNTIME, "pause")
+    if DowntimeRecord.objects.filter(operation=op, ended_at__isnull=True).exists():
+        raise ClockConflict(f"{op.ref} is already paused.")
+    with acting_as(actor, reason=f"pause {op.ref}: {code.code}"):
+        running = MachineRecord.objects.filter(operation=op, ended_at__isnull=True).first()
+        if running is not None:
+            _close_record(running, at)
+        return DowntimeRecord.objects.create(
+            operation=op, reason=code, started_by=actor, started_at=at
+        )
+
+
+@transaction.atomic
+def operation_resume(
+    *,
+    actor: Any,
+    operation: WorkOrderOperation,
+    at: datetime | None = None,
+    restart_machine: bool = True,
+) -> DowntimeRecord:
+    at = _moment(at)
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "resume an operation")
+    record = DowntimeRecord.objects.filter(operation=op, ended_at__isnull=True).first()
+    if record is None:
+        raise ClockConflict(f"{op.ref} is not paused.")
+    with acting_as(actor, reason=f"resume {op.ref}"):
+        _close_record(record, at)
+        if restart_machine:
+            MachineRecord.objects.create(operation=op, started_by=actor, started_at=at)
+    return record
+
+
+# --- quantities (lot-made items) -------------------------------------------------------------
+
+
+def _report(
+    op: WorkOrderOperation,
+    kind: str,
+    quantity: Decimal,
+    actor: Any,
+    *,
+    unit: WorkOrderUnit | None = None,
+    reason: ReasonCode | None = None,
+    note: str = "",
+) -> QuantityReport:
+    return QuantityReport.objects.create(
+        operation=op,
+        unit=unit,
+        kind=kind,
+        quantity=quantity,
+        reason=reason,
+        note=(note or "")[:500],
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def operation_report(
+    *,
+    actor: Any,
+    operation: WorkOrderOperation,
+    good: Any = 0,
+    scrap: Any = 0,
+    rework: Any = 0,
+    scrap_reason: ReasonCode | None = None,
+    rework_reason: ReasonCode | None = None,
+    note: str = "",
+) -> WorkOrderOperation:
+    """Report good, scrapped and rework quantities of a lot-made item at `operation`. Good
+    units move on to the next operation. No more than the work in progress can be reported
+    (the operation row is locked: two terminals cannot both report the last units)."""
+    good_q, scrap_q, rework_q = (
+        _decimal(good or 0, what="good quantity"),
+        _decimal(scrap or 0, what="scrap quantity"),
+        _decimal(rework or 0, what="rework quantity"),
+    )
+    if min(good_q, scrap_q, rework_q) < 0 or good_q + scrap_q + rework_q == 0:
+        raise InvalidInput("Report a positive good, scrap or rework quantity.")
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "report quantities")
+    if op.work_order.is_serialized:
+        raise InvalidInput(
+            f"{op.work_order.item.code} is serialized: report each unit (complete, scrap, "
+            "rework) instead of quantities."
+        )
+    if scrap_q:
+        _reason(scrap_reason, ReasonKind.SCRAP, "scrap report")
+    if rework_q:
+        _reason(rework_reason, ReasonKind.REWORK, "rework report")
+    total = good_q + scrap_q + rework_q
+    if total > op.wip:
+        raise QuantityExceeded(
+            f"{op.ref} has {_num(op.wip)} in progress (received {_num(op.qty_received)}, "
+            f"reported {_num(op.qty_good + op.qty_scrap + op.qty_rework)}): "
+            f"{_num(total)} more cannot be reported."
+        )
+    nxt = _next_operation(op)
+    with acting_as(actor, reason=f"quantities reported at {op.ref}"):
+        for kind, qty, reason in (
+            (QuantityKind.GOOD, good_q, None),
+            (QuantityKind.SCRAP, scrap_q, scrap_reason),
+            (QuantityKind.REWORK, rework_q, rework_reason),
+        ):
+            if qty:
+                _report(op, kind, qty, actor, reason=reason, note=note)
+        op.qty_good += good_q
+        op.qty_scrap += scrap_q
+        op.qty_rework += rework_q
+        op.save(update_fields=["qty_good", "qty_scrap", "qty_rework"])
+        if nxt is not None and good_q:
+            nxt.qty_received += good_q
+            nxt.save(update_fields=["qty_received"])
+        if scrap_q or rework_q:
+            adapters.nonconformance_report(
+                actor=actor,
+                description=f"{_num(scrap_q)} scrapped, {_num(rework_q)} to rework at {op.ref}",
+                quantity=scrap_q + rework_q,
+                uom=op.work_order.item.uom,
+                defect_code=(scrap_reason or rework_reason).code,  # type: ignore[union-attr]
+                source=_op_context(op),
+            )
+    return op
+
+
+@transaction.atomic
+def operation_return_rework(
+    *, actor: Any, operation: WorkOrderOperation, quantity: Any
+) -> WorkOrderOperation:
+    """Reworked quantity comes back into the operation (work in progress again)."""
+    qty = _decimal(quantity, what="quantity")
+    if qty <= 0:
+        raise InvalidInput("The quantity must be positive.")
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "return rework")
+    if qty > op.in_rework:
+        raise QuantityExceeded(f"{op.ref} has {_num(op.in_rework)} in rework, not {_num(qty)}.")
+    with acting_as(actor, reason=f"rework returned at {op.ref}"):
+        _report(op, QuantityKind.REWORK_RETURN, qty, actor)
+        op.qty_rework_returned += qty
+        op.qty_received += qty
+        op.save(update_fields=["qty_rework_returned", "qty_received"])
+    return op
+
+
+def _op_context(op: WorkOrderOperation) -> dict[str, str]:
+    return {"kind": "wo_operation", "ref": op.ref, "url": work_order_url(op.work_order)}
+
+
+def _bom_lines_at(op: WorkOrderOperation) -> list[BomLine]:
+    return list(
+        BomLine.objects.filter(bom_id=op.work_order.bom_id, operation_seq=op.seq).select_related(
+            "component"
+        )
+    )
+
+
+def _find_lot(code: str, lines: list[BomLine]) -> tuple[Lot, BomLine]:
+    code = (code or "").strip()
+    if not code:
+        raise InvalidInput("Scan a lot number or serial number.")
+    lots = list(Lot.objects.filter(lot_number=code).select_related("material"))
+    if not lots:
+        raise WrongComponent(f"No lot or serial {code} is known.")
+    by_component = {line.component_id: line for line in lines}
+    for lot in lots:
+        if lot.material_id in by_component:
+            return lot, by_component[lot.material_id]
+    wanted = ", ".join(f"{line.component.code}" for line in lines) or "no component"
+    found = ", ".join(sorted({lot.material.code for lot in lots}))
+    raise WrongComponent(f"{code} is {found}; this operation takes {wanted}.")
+
+
+@transaction.atomic
+def operation_consume(
+    *, actor: Any, operation: WorkOrderOperation, code: str, quantity: Any
+) -> ComponentConsumption:
+    """A lot-made item: the scanned component lot is consumed at the operation (checked
+    against the BOM; the genealogy gates check it is released). At close the consumptions
+    are linked into the finished lot."""
+    qty = _decimal(quantity, what="quantity")
+    if qty <= 0:
+        raise InvalidInput("The quantity must be positive.")
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "consume components")
+    if op.work_order.is_serialized:
+        raise InvalidInput("Serialized item: scan the component into a unit.")
+    lines = _bom_lines_at(op)
+    lot, line = _find_lot(code, lines)
+    return _consume(actor=actor, op=op, line=line, lot=lot, quantity=qty, unit=None)
+
+
+def _consume(
+    *,
+    actor: Any,
+    op: WorkOrderOperation,
+    line: BomLine,
+    lot: Lot,
+    quantity: Decimal,
+    unit: WorkOrderUnit | None,
+) -> ComponentConsumption:
+    is_serial = lot.kind == NodeKind.UNIT
+    if is_serial:
+        used = (
+            ComponentConsumption.objects.filter(lot=lot, is_serial=True)
+            .select_related("unit")
+            .first()
+        )
+        if used is not None or lot.quantity <= 0:
+            where = f" in unit {used.unit.serial_number}" if used and used.unit else ""
+            raise SerialAlreadyUsed(f"Serial {lot.lot_number} is already used{where}.")
+    context = _op_context(op)
+    if unit is not None:
+        context["ref"] = f"{op.ref} unit {unit.serial_number}"
+    event = genealogy.lot_consume(
+        actor=actor,
+        lot=lot,
+        quantity=quantity,
+        into=unit.lot if unit is not None else None,
+        context=context,
+    )
+    with acting_as(actor, reason=f"component consumed at {op.ref}"):
+        try:
+            with transaction.atomic():
+                consumption = ComponentConsumption.objects.create(
+                    unit=unit,
+                    operation=op,
+                    bom_line=line,
+                    lot=lot,
+                    is_serial=is_serial,
+                    quantity=quantity,
+                    lot_event=event,
+                    actor=actor,
+                )
+        except IntegrityError as exc:
+            raise SerialAlreadyUsed(f"Serial {lot.lot_number} is already used.") from exc
+        if unit is not None:
+            _event(
+                op.work_order,
+                WorkOrderEventType.COMPONENT_CONSUMED,
+                actor,
+                unit=unit.serial_number,
+                operation=op.seq,
+                lot=lot.lot_number,
+                component=line.component.code,
+            )
+    return consumption
+
+
+# --- serialized units ------------------------------------------------------------------------
+
+
+def _lock_unit(unit: WorkOrderUnit) -> tuple[WorkOrderUnit, WorkOrderOperation]:
+    locked = WorkOrderUnit.objects.select_for_update().select_related("lot").get(pk=unit.pk)
+    if locked.operation_id is None:
+        raise InvalidTransition(f"Unit {locked.serial_number} is not at an operation.")
+    op = _lock_operation(locked.operation)  # type: ignore[arg-type]
+    return locked, op
+
+
+def _ensure_in_process(unit: WorkOrderUnit, op: WorkOrderOperation) -> None:
+    if unit.status != UnitStatus.IN_PROCESS:
+        raise InvalidTransition(
+            f"Unit {unit.serial_number} is {unit.get_status_display().lower()} at {op.ref}."
+        )
+
+
+@transaction.atomic
+def unit_start(*, actor: Any, operation: WorkOrderOperation) -> WorkOrderUnit:
+    """Serial numbers issued at the first operation: a new unit starts there."""
+    op = _lock_operation(operation)
+    _execute_check(actor, op, "start units")
+    wo = op.work_order
+    if not wo.is_serialized or wo.serial_issue != SerialIssue.AT_FIRST_OPERATION:
+        raise InvalidInput(f"{wo.number} does not issue serial numbers at its first operation.")
+    if not op.is_first:
+        raise InvalidInput(f"Units start at the first operation, not at {op.ref}.")
+    started = WorkOrderUnit.objects.filter(work_order=wo).count()
+    if started >= wo.quantity:
+        raise QuantityExceeded(f"{wo.number} already started its {_num(wo.quantity)} units.")
+    with acting_as(actor, reason=f"unit started at {op.ref}"):
+        unit = _issue_serial(wo, op, actor)
+        op.qty_received += ONE
+        op.save(update_fields=["qty_received"])
+    return unit
+
+
+@transaction.atomic
+def unit_scan_component(*, actor: Any, unit: WorkOrderUnit, code: str) -> ComponentConsumption:
+    """At the operation that consumes a component, the scanned lot or serial is checked
+    against the BOM (right item, needed, released lot via the genealogy gates, serial not
+    already used) and recorded in genealogy as component -> unit at that operation."""
+    locked, op = _lock_unit(unit)
+    _execute_check(actor, op, "scan components")
+    _ensure_in_process(locked, op)
+    lines = _bom_lines_at(op)
+    if not lines:
+        raise WrongComponent(f"{op.ref} consumes no component.")
+    lot, line = _find_lot(code, lines)
+    have = sum((c.quantity for c in locked.components.filter(bom_line=line)), start=ZERO)
+    need = line.quantity_per - have
+    if need <= 0:
+        raise Conflict(
+            f"Unit {locked.serial_number} already has its {_num(line.quantity_per)} "
+            f"{line.component.code}.",
+            code="component_complete",
+        )
+    quantity = ONE if lot.kind == NodeKind.UNIT else need
+    return _consume(actor=actor, op=op, line=line, lot=lot, quantity=quantity, unit=locked)
+
+
+def _evaluate(char: InspectionCharacteristic, raw: Any) -> tuple[Decimal | None, bool]:
+    if char.kind == CharacteristicKind.PASS_FAIL:
+        text = str(raw).strip().lower()
+        if text in {"pass", "true", "1", "ok", "yes"}:
+            return None, True
+        if text in {"fail", "false", "0", "nok", "no"}:
+            return None, False
+        raise InvalidInput(f"{char.name}: enter pass or fail (got {raw!r}).")
+    value = _decimal(raw, what=char.name)
+    low_ok = char.lower_limit is None or value >= char.lower_limit
+    high_ok = char.upper_limit is None or value <= char.upper_limit
+    return value, low_ok and high_ok
+
+
+@transaction.atomic
+def unit_inspect(
+    *, actor: Any, unit: WorkOrderUnit, results: Mapping[int, Any]
+) -> list[InspectionResult]:
+    """Results of the operation's inspection plan for one unit: `results` = {characteristic
+    id: value ("pass"/"fail" or a number)}. Every characteristic must be given. Measured
+    values with an SPC key feed SPC in quality. A failure blocks completion: the unit is then
+    scrapped or sent to rework with a reason."""
+    locked, op = _lock_unit(unit)
+    _execute_check(actor, op, "inspect units")
+    _ensure_in_process(locked, op)
+    chars = list(InspectionCharacteristic.objects.filter(operation_id=op.routing_operation_id))
+    if not chars:
+        raise InvalidInput(f"{op.ref} has no inspection plan.")
+    given = {int(k): v for k, v in results.items()}
+    missing = [c.name for c in chars if c.pk not in given or given[c.pk] in (None, "")]
+    if missing:
+        raise InvalidInput(f"Enter every characteristic: missing {', '.join(missing)}.")
+    unknown = set(given) - {c.pk for c in chars}
+    if unknown:
+        raise InvalidInput(f"Characteristic(s) {sorted(unknown)} are not in {op.ref}'s plan.")
+    evaluated = [(c, *_evaluate(c, given[c.pk])) for c in chars]
+    with acting_as(actor, reason=f"inspection at {op.ref}"):
+        rows = [
+            InspectionResult.objects.create(
+                operation=op,
+                unit=locked,
+                characteristic=c,
+                value=value,
+                passed=passed,
+                actor=actor,
+            )
+            for c, value, passed in evaluated
+        ]
+        for c, value, _passed in evaluated:
+            if value is not None and c.spc_key:
+                adapters.spc_record(
+                    actor=actor,
+                    key=c.spc_key,
+                    value=value,
+                    source_ref=f"{op.ref} unit {locked.serial_number}",
+                    source_url=work_order_url(op.work_order),
+                )
+        _event(
+            op.work_order,
+            WorkOrderEventType.INSPECTED,
+            actor,
+            unit=locked.serial_number,
+            operation=op.seq,
+            passed=all(p for _c, _v, p in evaluated),
+            failed=[c.name for c, _v, p in evaluated if not p],
+        )
+    return rows
+
+
+def _inspection_state(unit: WorkOrderUnit, op: WorkOrderOperation) -> tuple[list[str], list[str]]:
+    """(characteristics not inspected since the unit last arrived, characteristics failed)."""
+    chars = list(InspectionCharacteristic.objects.filter(operation_id=op.routing_operation_id))
+    if not chars:
+        return [], []
+    since = (
+        QuantityReport.objects.filter(unit=unit, operation=op, kind=QuantityKind.REWORK_RETURN)
+        .order_by("-id")
+        .values_list("at", flat=True)
+        .first()
+    )
+    results = InspectionResult.objects.filter(unit=unit, operation=op).order_by("id")
+    if since is not None:
+        results = results.filter(at__gte=since)
+    latest = {r.characteristic_id: r.passed for r in results}
+    missing = [c.name for c in chars if c.pk not in latest]
+    failed = [c.name for c in chars if latest.get(c.pk) is False]
+    return missing, failed
+
+
+@transaction.atomic
+def unit_complete_operation(*, actor: Any, unit: WorkOrderUnit) -> WorkOrderUnit:
+    """The unit is good at its operation and moves on (finished after the last one). Its
+    components for this operation must be scanned and its inspection passed."""
+    locked, op = _lock_unit(unit)
+    _execute_check(actor, op, "complete operations")
+    _ensure_in_process(locked, op)
+    lacking = []
+    for line in _bom_lines_at(op):
+        have = sum((c.quantity for c in locked.components.filter(bom_line=line)), start=ZERO)
+        if have < line.quantity_per:
+            lacking.append(f"{line.component.code} ({_num(line.quantity_per - have)})")
+    if lacking:
+        raise Conflict(
+            f"Unit {locked.serial_number} at {op.ref}: scan {', '.join(lacking)} first.",
+            code="components_missing",
+        )
+    missing, failed = _inspection_state(locked, op)
+    if missing:
+        raise Conflict(
+            f"Unit {locked.serial_number} at {op.ref}: inspect {', '.join(missing)} first.",
+            code="inspection_missing",
+        )
+    if failed:
+        raise Conflict(
+            f"Unit {locked.serial_number} failed {', '.join(failed)} at {op.ref}: scrap it or "
+            "send it to rework.",
+            code="inspection_failed",
+        )
+    if op.wip < ONE:
+        raise QuantityExceeded(f"{op.ref} has no unit in progress to complete.")
+    nxt = _next_operation(op)
+    with acting_as(actor, reason=f"unit {locked.serial_number} completed {op.ref}"):
+        _report(op, QuantityKind.GOOD, ONE, actor, unit=locked)
+        op.qty_good += ONE
+        op.save(update_fields=["qty_good"])
+        if nxt is None:
+            locked.status = UnitStatus.FINISHED
+        else:
+            nxt.qty_received += ONE
+            nxt.save(update_fields=["qty_received"])
+            locked.operation = nxt
+        locked.save(update_fields=["status", "operation", "updated_at"])
+    return locked
+
+
+def _unit_out(
+    *, actor: Any, unit: WorkOrderUnit, reason_code: ReasonCode | None, note: str, kind: str
+) -> WorkOrderUnit:
+    locked, op = _lock_unit(unit)
+    _execute_check(actor, op, "scrap or rework units")
+    _ensure_in_process(locked, op)
+    reason_kind = ReasonKind.SCRAP if kind == QuantityKind.SCRAP else ReasonKind.REWORK
+    code = _reason(reason_code, reason_kind, f"{reason_kind} of a unit")
+    with acting_as(actor, reason=f"unit {locked.serial_number} {kind} at {op.ref}: {code.code}"):
+        _report(op, kind, ONE, actor, unit=locked, reason=code, note=note)
+        if kind == QuantityKind.SCRAP:
+            op.qty_scrap += ONE
+            locked.status = UnitStatus.SCRAPPED
+        else:
+            op.qty_rework += ONE
+            locked.status = UnitStatus.REWORK
+        op.save(update_fields=["qty_scrap", "qty_rework"])
+        locked.save(update_fields=["status", "updated_at"])
+        adapters.nonconformance_report(
+            actor=actor,
+            description=f"Unit {locked.serial_number} {QuantityKind(kind).label.lower()} at "
+            f"{op.ref}: {code.name}" + (f" — {note}" if note else ""),
+            lot=locked.lot,
+            quantity=ONE,
+            uom=locked.lot.uom,
+            defect_code=code.code,
+            source=_op_context(op),
+        )
+    return locked
+
+
+@transaction.atomic
+def unit_scrap(
+    *, actor: Any, unit: WorkOrderUnit, reason_code: ReasonCode | None, note: str = ""
+) -> WorkOrderUnit:
+    return _unit_out(
+        actor=actor, unit=unit, reason_code=reason_code, note=note, kind=QuantityKind.SCRAP
+    )
+
+
+@transaction.atomic
+def unit_send_to_rework(
+    *, actor: Any, unit: WorkOrderUnit, reason_code: ReasonCode | None, note: str = ""
+) -> WorkOrderUnit:
+    return _unit_out(
+        actor=actor, unit=unit, reason_code=reason_code, note=note, kind=QuantityKind.REWORK
+    )
+
+
+@transaction.atomic
+def unit_return_from_rework(*, actor: Any, unit: WorkOrderUnit) -> WorkOrderUnit:
+    """The reworked unit is back at its operation; it must be inspected again."""
+    locked, op = _lock_unit(unit)
+    _execute_check(actor, op, "return units from rework")
+    if locked.status != UnitStatus.REWORK:
+        raise InvalidTransition(f"Unit {locked.serial_number} is not in rework.")
+    with acting_as(actor, reason=f"unit {locked.serial_number} back from rework at {op.ref}"):
+        _report(op, QuantityKind.REWORK_RETURN, ONE, actor, unit=locked)
+        op.qty_rework_returned += ONE
+        op.qty_received += ONE
+        op.save(update_fields=["qty_rework_returned", "qty_received"])
+        locked.status = UnitStatus.IN_PROCESS
+        locked.save(update_fields=["status", "updated_at"])
+    return locked
+
+
+# --- close -----------------------------------------------------------------------------------
+
+
+def standard_hours(op: WorkOrderOperation) -> tuple[Decimal, Decimal]:
+    """(labor, machine) standard hours earned by what the operation processed."""
+    processed = op.qty_good + op.qty_scrap
+    hours = (op.setup_minutes + op.run_minutes_per_unit * processed) / Decimal(60)
+    labor = hours * op.crew_size if op.time_basis in (TimeBasis.LABOR, TimeBasis.BOTH) else ZERO
+    machine = hours if op.time_basis in (TimeBasis.MACHINE, TimeBasis.BOTH) else ZERO
+    return labor.quantize(Decimal("0.000001")), machine.quantize(Decimal("0.000001"))
+
+
+@transaction.atomic
+def work_order_close(*, actor: Any, work_order: WorkOrder) -> WorkOrder:
+    """Close: nothing in progress or in rework, no clock open; started = good at the last
+    operation + scrapped. The standard hours are frozen; the finished lot (lot-made item) is
+    produced in genealogy with the consumed components linked; serialized units are
+    already nodes of genealogy with their components."""
+    _require(actor, "workorders.close_workorder", "close work orders")
+    wo = _lock_work_order(work_order)
+    _ensure_can_become(wo, WorkOrderStatus.CLOSED)
+    ops = list(WorkOrderOperation.objects.select_for_update().filter(work_order=wo).order_by("seq"))
+    busy = [f"{op.ref}: {_num(op.wip)} in progress" for op in ops if op.wip > 0] + [
+        f"{op.ref}: {_num(op.in_rework)} in rework" for op in ops if op.in_rework > 0
+    ]
+    if busy:
+        raise WorkInProgress(f"{wo.number} cannot be closed: {'; '.join(busy)}.")
+    open_clocks = (
+        LaborRecord.objects.filter(operation__in=ops, ended_at__isnull=True).count()
+        + MachineRecord.objects.filter(operation__in=ops, ended_at__isnull=True).count()
+        + DowntimeRecord.objects.filter(operation__in=ops, ended_at__isnull=True).count()
+    )
+    if open_clocks:
+        raise WorkInProgress(
+            f"{wo.number} cannot be closed: {open_clocks} labor, machine or downtime record(s) "
+            "are still open."
+        )
+    first, last = ops[0], ops[-1]
+    started = first.qty_received - first.qty_rework_returned
+    finished = last.qty_good
+    scrapped = sum((op.qty_scrap for op in ops), start=ZERO)
+    if started != finished + scrapped:
+        raise WorkInProgress(
+            f"{wo.number} does not reconcile: started {_num(started)} ≠ good "
+            f"{_num(finished)} + scrapped {_num(scrapped)}."
+        )
+    with acting_as(actor, reason=f"{wo.number} closed"):
+        for op in ops:
+            op.std_labor_hours, op.std_machine_hours = standard_hours(op)
+            op.save(update_fields=["std_labor_hours", "std_machine_hours"])
+        if not wo.is_serialized and finished > 0:
+            consumptions = LotEvent.objects.filter(
+                pk__in=ComponentConsumption.objects.filter(
+                    operation__work_order=wo, unit__isnull=True
+                ).values("lot_event_id")
+            )
+            wo.finished_lot = genealogy.lot_produce(
+                actor=actor,
+                material=wo.item,
+                quantity=finished,
+                source={"kind": "work_order", "ref": wo.number, "url": work_order_url(wo)},
+                consumptions=list(consumptions),
+            )
+        wo.status = WorkOrderStatus.CLOSED
+        wo.closed_at = timezone.now()
+        wo.closed_by = actor
+        wo.save(update_fields=["status", "closed_at", "closed_by", "finished_lot"])
+        _event(
+            wo,
+            WorkOrderEventType.CLOSED,
+            actor,
+            started=_num(started),
+            good=_num(finished),
+            scrapped=_num(scrapped),
+            finished_lot=wo.finished_lot.lot_number if wo.finished_lot else None,
+            units=list(
+                wo.units.filter(status=UnitStatus.FINISHED).values_list("serial_number", flat=True)
+            ),
+        )
+    return wo
