@@ -22,6 +22,7 @@ api_v1 = [path("mes/", include("mes.api.urls"))] + [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("scan/", views.scan, name="scan"),
     path("", include("mes.accounts.urls")),
     path("audit/", include("mes.audit.urls")),
     path("signatures/", include("mes.esign.urls")),
@@ -30,3 +31,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ] + [path(f"{app.replace('_', '-')}/", include(f"{app}.urls")) for app in PLANT_APPS]
+
+handler500 = "mes.views.server_error"
