@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -196,6 +198,14 @@ class RecallScopeView(APIView):
     permission_classes = [IsAuthenticated, ActionPermission]
     perms = {"get": "genealogy.recall_lot"}
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("supplier_lot_number", str, required=True),
+            OpenApiParameter("supplier", str),
+            OpenApiParameter("limit", int, description="Rows to return (totals are complete)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         limit = _limit(request)
         scope = selectors.recall_scope_for_supplier_lot(

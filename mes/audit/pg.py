@@ -201,6 +201,12 @@ BEGIN
   -- is flushed, so waiting would serialise every commit behind one WAL flush. A REPEATABLE
   -- READ / SERIALIZABLE writer leaves sealing to others (FOR UPDATE on a head that moved after
   -- its snapshot would fail its commit).
+  -- One firing per event, but one seal takes every pending event: a firing whose event an
+  -- earlier firing already sealed stops at this primary-key probe (so a large transaction
+  -- costs linear, not quadratic, time at commit).
+  IF EXISTS (SELECT 1 FROM audit_event WHERE id = NEW.id AND seq IS NOT NULL) THEN
+    RETURN NULL;
+  END IF;
   IF current_setting('transaction_isolation') = 'read committed' THEN
     PERFORM audit_seal_events(false);
   END IF;
