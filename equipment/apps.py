@@ -40,7 +40,7 @@ class EquipmentConfig(AppConfig):
                 roles=(Role.MAINTENANCE.value, Role.SUPERVISOR.value),
                 description="Preventive and corrective maintenance work orders",
                 order=210,
-                icon="🔧",
+                icon="⚒",
             )
         )
         register_tile(
@@ -51,7 +51,7 @@ class EquipmentConfig(AppConfig):
                 roles=(Role.MAINTENANCE.value, Role.QA_REVIEWER.value, Role.SUPERVISOR.value),
                 description="Calibration due dates, overdue instruments",
                 order=220,
-                icon="📏",
+                icon="⚖",
             )
         )
         register_demo_step(
