@@ -1,11 +1,9 @@
 """Races between terminals, on PostgreSQL (row locks and constraints decide, not luck)."""
 
 import importlib
-import threading
 
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
 from django.utils import timezone
 
 from equipment import services
@@ -14,8 +12,8 @@ from equipment.tests.conftest import HOUR, clean
 from equipment.tests.factories import UnitFactory
 from mes.accounts.roles import ALL_ROLES, Role
 from mes.accounts.tests.factories import UserFactory
-from mes.audit.context import system_context
 from mes.exceptions import DomainError
+from mes.testing import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -39,35 +37,12 @@ def people(transactional_db):
     )
 
 
-def _race(*calls):
-    """Run each call in its own thread and connection, released together."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            with system_context("pytest-race"):
-                barrier.wait()
-                results[i] = call()
-        except DomainError as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
-
-
 def test_two_batches_cannot_start_on_one_unit(people):
     operator, operator2, supervisor = people
     unit = UnitFactory(code="R-101")
     clean(unit, by=operator, verified_by=supervisor, at=timezone.now() - 2 * HOUR)
 
-    results = _race(
+    results = race(
         lambda: services.unit_start_use(
             actor=operator, unit=unit, batch_ref="RB-1", product_code="RES-100"
         ),
@@ -85,12 +60,12 @@ def test_two_batches_cannot_start_on_one_unit(people):
     assert Unit.objects.get(pk=unit.pk).status == "in_use"
 
 
-def test_a_cleaning_is_verified_once_under_a_race(people):
+def test_a_cleaning_is_verified_once_under_arace(people):
     operator, operator2, supervisor = people
     unit = UnitFactory(code="R-101")
     services.unit_record_cleaning(actor=operator, unit=unit, cleaning_type="major")
 
-    results = _race(
+    results = race(
         lambda: services.unit_verify_cleaning(actor=operator2, unit=unit),
         lambda: services.unit_verify_cleaning(actor=supervisor, unit=unit),
     )

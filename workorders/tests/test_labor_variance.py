@@ -1,17 +1,15 @@
 """Labor and machine time (overlapping and switching operators, pauses), variance against the
 standard frozen at close, and two terminals reporting the last units (PostgreSQL)."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
-from mes.audit.context import audit_context
+from mes.testing import race
 from workorders import selectors, services
-from workorders.exceptions import ClockConflict, QuantityExceeded
+from workorders.exceptions import ClockConflict
 from workorders.models import DowntimeRecord, LaborRecord, MachineRecord, QuantityReport
 from workorders.tests.conftest import op
 from workorders.tests.factories import approved_versions, kit_operations, q
@@ -173,25 +171,15 @@ def test_variance_per_operation_and_item_and_standard_frozen_after_close(
 @pytest.mark.django_db(transaction=True)
 def test_two_terminals_reporting_the_last_units_cannot_both_win(box_wo, operator, operator2):
     op10 = op(box_wo, 10)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def terminal(person):
-        try:
-            with audit_context(user=person):
-                barrier.wait()
-                services.operation_report(actor=person, operation=op10, good=6)
-            outcomes.append("ok")
-        except QuantityExceeded as exc:
-            outcomes.append(exc.detail)
-        finally:
-            connection.close()
+    results = race(
+        *[
+            lambda p=p: services.operation_report(actor=p, operation=op10, good=6)
+            for p in (operator, operator2)
+        ]
+    )
 
-    threads = [threading.Thread(target=terminal, args=(p,)) for p in (operator, operator2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = [r.detail if isinstance(r, Exception) else "ok" for r in results]
     assert sorted(outcomes)[1] == "ok"
     assert (
         "has 4 in progress (received 10, reported 6): 6 more cannot be reported"
