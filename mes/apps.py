@@ -38,3 +38,8 @@ class MesConfig(AppConfig):
                 order=910,
             )
         )
+
+        # Every app's checks.py (self-audit items) and metrics.py (dashboard figures).
+        from mes.registry import autodiscover
+
+        autodiscover()

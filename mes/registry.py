@@ -4,7 +4,9 @@
 - capability checks: what the production-model self-audit evaluates;
 - demo steps: the part of the demo plant each app builds (`manage.py load_demo`);
 - scan resolvers: where a code scanned on a terminal leads.
-A lower app never imports a higher one: each app registers in its AppConfig.ready().
+- plant metrics: the figures of the analytics dashboard.
+A lower app never imports a higher one: each app registers in its AppConfig.ready(), or in its
+`checks.py` / `metrics.py`, which `autodiscover()` imports at start-up.
 """
 
 from collections.abc import Callable
@@ -25,16 +27,82 @@ class Tile:
     icon: str = ""
 
 
+# --- Capability checks (the production-model self-audit) ------------------------------------
+# Each app contributes its checklist items in `<app>/checks.py` (imported by `autodiscover()`
+# at start-up, the way Django's admin finds `admin.py`):
+#
+#     register_check(CapabilityCheck(key="batches.records_complete", title=..., model="process",
+#                                    evaluate=records_complete, symptom="paper_batch_records"))
+#
+# `evaluate(period)` gets a `Period` and returns a `CheckResult`. It must only read.
+
+
+@dataclass(frozen=True)
+class Period:
+    """The half-open time range [start, end) an assessment looks at (aware datetimes)."""
+
+    start: Any
+    end: Any
+
+
+@dataclass
+class Evidence:
+    """One fact behind a result: a label, a value, and where to see it (a URL, or "")."""
+
+    label: str
+    value: Any
+    url: str = ""
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one checklist item.
+
+    status: "pass", "warning", "fail" or "not_applicable" (nothing in the period to judge);
+    summary: one sentence a plant manager understands ("3 of 41 batches ran on a superseded
+    version"); evidence: the counts and links; measured: numbers for the trend (JSON-able).
+    """
+
+    status: str
+    summary: str
+    evidence: list[Evidence] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    PASS = "pass"  # noqa: S105 (a status, not a password)
+    WARNING = "warning"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not_applicable"
+
+
 @dataclass(frozen=True)
 class CapabilityCheck:
-    """One checklist item of the self-audit; `evaluate(period)` returns a result dict."""
+    """One checklist item of the self-audit.
+
+    model: "process", "discrete" or "shared" (which step-2/3 checklist it belongs to);
+    symptom: the key of the step-4 architecture-mismatch symptom this item detects ("" if none;
+    see `SYMPTOMS`); fixed_by: the capability (in the plant's words) that removes the symptom.
+    """
 
     key: str
     title: str
-    model: str  # "process", "discrete" or "shared"
-    evaluate: Callable[..., dict]
+    model: str
+    evaluate: Callable[[Period], CheckResult]
     symptom: str = ""
+    fixed_by: str = ""
+    order: int = 100
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+# The seven architecture-mismatch symptoms of the seed document's Step 4 table.
+SYMPTOMS: dict[str, str] = {
+    "paper_batch_records": "Batch records assembled from paper",
+    "old_recipe_versions": "Old recipe versions in use",
+    "slow_lot_recall": "Slow lot recall",
+    "zero_labor_variance": "Zero labor variance",
+    "missing_component_linkage": "Missing component-to-unit linkage",
+    "vessel_blind_scheduling": "Vessel-blind scheduling",
+    "scrap_not_by_operation": "Scrap not captured by operation",
+}
 
 
 _tiles: dict[str, Tile] = {}
@@ -56,8 +124,68 @@ def register_check(check: CapabilityCheck) -> CapabilityCheck:
     return check
 
 
+def unregister_check(key: str) -> None:
+    _checks.pop(key, None)
+
+
 def capability_checks() -> list[CapabilityCheck]:
-    return list(_checks.values())
+    return sorted(_checks.values(), key=lambda c: (c.order, c.key))
+
+
+# --- Plant metrics (the analytics dashboard) --------------------------------------------------
+# Each app contributes the figures it owns in `<app>/metrics.py`:
+#
+#     register_metric(Metric(key="workorders.oee", title="OEE per work center", unit="%",
+#                            compute=oee_per_work_center, group="oee"))
+#
+# `compute(period, **filters)` returns a `MetricResult`: one or more named series of
+# (bucket start, value) points for the charts, and rows for the table under the chart.
+
+
+@dataclass
+class MetricResult:
+    """series: {"RX-101": [(date, 87.5), ...]}; rows: table rows (dicts with the same keys);
+    columns: the row keys in display order; note: how the figure was computed."""
+
+    series: dict[str, list[tuple[Any, float | None]]] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    title: str
+    unit: str
+    compute: Callable[..., MetricResult]
+    group: str = ""
+    order: int = 100
+    description: str = ""
+    chart: str = "line"  # "line" or "bar"
+
+
+_metrics: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> Metric:
+    _metrics[metric.key] = metric
+    return metric
+
+
+def unregister_metric(key: str) -> None:
+    _metrics.pop(key, None)
+
+
+def metrics() -> list[Metric]:
+    return sorted(_metrics.values(), key=lambda m: (m.order, m.key))
+
+
+def autodiscover() -> None:
+    """Import every installed app's `checks` and `metrics` modules (they register themselves)."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("checks", "metrics")
 
 
 # --- Demo plant -----------------------------------------------------------------------------
