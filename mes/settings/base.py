@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "mes.accounts",
     "mes.audit",
     "mes.esign",
+    "mes.diagnostic",
     # plant apps, lowest layer first
     "genealogy",
     "equipment",

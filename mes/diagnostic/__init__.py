@@ -1,0 +1,1 @@
+"""The production-model diagnostic and MES self-audit (the four-step checklist)."""
