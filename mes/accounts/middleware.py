@@ -76,8 +76,12 @@ class SessionPolicyMiddleware:
             ended = self._check_expiry(request, user)
             if ended is not None:
                 return ended
-            if user.must_change_password and not self._exempt_from_password_change(request):
-                return self._password_change_required(request)
+            if (
+                user.must_change_password or user.password_expired
+            ) and not self._exempt_from_password_change(request):
+                return self._password_change_required(
+                    request, expired=not user.must_change_password
+                )
         return self.get_response(request)
 
     # --- expiry -------------------------------------------------------------------------
@@ -161,8 +165,16 @@ class SessionPolicyMiddleware:
         }
         return path in exempt
 
-    def _password_change_required(self, request: HttpRequest) -> HttpResponse:
-        detail = "You must change your temporary password before you continue."
+    def _password_change_required(
+        self, request: HttpRequest, *, expired: bool = False
+    ) -> HttpResponse:
+        if expired:
+            detail = (
+                f"Your password is older than {settings.MES_PASSWORD_MAX_AGE_DAYS} days: "
+                "change it before you continue (21 CFR 11.300(b))."
+            )
+        else:
+            detail = "You must change your temporary password before you continue."
         if is_api_request(request):
             return JsonResponse({"code": "password_change_required", "detail": detail}, status=403)
         url = reverse("password_change")

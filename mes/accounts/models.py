@@ -55,6 +55,23 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.username
 
+    def password_age_start(self):  # type: ignore[no-untyped-def]
+        """When the current password was set (the account's creation if never changed)."""
+        return self.password_changed_at or self.date_joined
+
+    @property
+    def password_expired(self) -> bool:
+        """True when the password is older than MES_PASSWORD_MAX_AGE_DAYS (0: never expires)."""
+        from datetime import timedelta
+
+        from django.conf import settings
+        from django.utils import timezone
+
+        days = getattr(settings, "MES_PASSWORD_MAX_AGE_DAYS", 0)
+        if not days or self.is_system or not self.has_usable_password():
+            return False
+        return timezone.now() - self.password_age_start() > timedelta(days=days)
+
     @property
     def printed_name(self) -> str:
         return self.full_name or self.get_full_name() or self.username
@@ -118,6 +135,7 @@ class SecurityEvent(models.Model):
         TOKEN_CREATED = "token.created"
         TOKEN_REVOKED = "token.revoked"
         ALERT_SENT = "alert.sent"
+        ACCESS_REVIEWED = "access.reviewed"
 
     type = models.CharField(max_length=40, choices=Type.choices, db_index=True)
     at = models.DateTimeField(db_default=Now(), db_index=True)
@@ -134,3 +152,20 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.username}"
+
+
+@audited(append_only=True)
+class PasswordHistory(models.Model):
+    """A password a user had (its hash only), so that the last N cannot be reused."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="password_history")
+    password = models.CharField(max_length=256)
+    set_at = models.DateTimeField(null=True, blank=True)
+    replaced_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-replaced_at", "-id"]
+        indexes = [models.Index(fields=["user", "-replaced_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} password replaced {self.replaced_at:%Y-%m-%d}"

@@ -8,13 +8,15 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from mes.accounts.models import ApiToken, SecurityEvent, User
+from mes.accounts.models import ApiToken, PasswordHistory, SecurityEvent, User
 from mes.audit.context import acting_as, audit_context, change_reason, current_context
 from mes.exceptions import Conflict, InvalidInput, NotAuthorized
 
@@ -248,12 +250,28 @@ def user_change_password(*, actor: Any, user: User, new_password: str, request: 
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.check_password(new_password):
         raise InvalidInput("The new password must differ from the current one.")
+    keep = settings.MES_PASSWORD_HISTORY
+    if keep > 1:
+        # The current password counts as one of the last `keep`.
+        earlier = PasswordHistory.objects.filter(user=user).values_list("password", flat=True)
+        for encoded in earlier[: keep - 1]:
+            if check_password(new_password, encoded):
+                raise InvalidInput(
+                    f"The new password must differ from your last {keep} passwords "
+                    "(21 CFR 11.300(b))."
+                )
     try:
         validate_password(new_password, user)
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
     with acting_as(actor, reason="password changed"):
         was_forced = user.must_change_password
+        was_expired = user.password_expired
+        if user.has_usable_password() and not was_forced:
+            # A temporary password is not the user's own and is not kept in the history.
+            PasswordHistory.objects.create(
+                user=user, password=user.password, set_at=user.password_age_start()
+            )
         user.set_password(new_password)
         user.must_change_password = False
         user.password_changed_at = timezone.now()
@@ -263,7 +281,7 @@ def user_change_password(*, actor: Any, user: User, new_password: str, request: 
             actor=actor,
             user=user,
             request=request,
-            data={"was_temporary": was_forced},
+            data={"was_temporary": was_forced, "was_expired": was_expired},
         )
     return user
 
@@ -318,3 +336,71 @@ def api_token_revoke(*, actor: Any, token: ApiToken, reason: str) -> ApiToken:
             data={"token_id": token.pk, "name": token.name, "reason": reason},
         )
     return token
+
+
+@transaction.atomic
+def user_access_review(*, actor: Any, user: User, note: str) -> SecurityEvent:
+    """Record the periodic review of `user`'s access (roles and area rights still needed?),
+    21 CFR 11.300(b). A reviewer cannot review their own access."""
+    _require_perm(actor, "accounts.change_user", "review user access")
+    if actor.pk == user.pk:
+        raise Conflict("Your own access must be reviewed by another administrator.")
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput(
+            "Say what was reviewed (for example 'roles confirmed with the area lead')."
+        )
+    with acting_as(actor, reason=f"access review of {user.username}"):
+        return security_event_record(
+            event_type=SecurityEvent.Type.ACCESS_REVIEWED,
+            actor=actor,
+            user=user,
+            data={
+                "by": actor.get_username(),
+                "note": note[:500],
+                "roles": sorted(user.role_names),
+            },
+        )
+
+
+def access_review_report(*, now: Any = None) -> list[dict[str, Any]]:
+    """Every human account with its roles, last login, password age and last access review,
+    flagged when the password has expired or the review is due (two queries)."""
+    from datetime import timedelta
+
+    from django.db.models import OuterRef, Subquery
+
+    now = now or timezone.now()
+    review_days = settings.MES_ACCESS_REVIEW_DAYS
+    users = (
+        User.objects.filter(is_system=False)
+        .annotate(
+            last_review=Subquery(
+                SecurityEvent.objects.filter(
+                    user=OuterRef("pk"), type=SecurityEvent.Type.ACCESS_REVIEWED
+                )
+                .order_by("-at")
+                .values("at")[:1]
+            )
+        )
+        .prefetch_related("groups")
+        .order_by("username")
+    )
+    rows = []
+    for user in users:
+        reviewed = user.last_review
+        due = user.is_active and (reviewed is None or now - reviewed > timedelta(days=review_days))
+        rows.append(
+            {
+                "username": user.username,
+                "name": user.printed_name,
+                "active": user.is_active,
+                "roles": sorted(g.name for g in user.groups.all()),
+                "last_login": user.last_login,
+                "password_age_days": (now - user.password_age_start()).days,
+                "password_expired": user.password_expired,
+                "last_access_review": reviewed,
+                "review_due": due,
+            }
+        )
+    return rows

@@ -1,5 +1,7 @@
 """Login, password change. Logout is Django's (POST only)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -37,6 +39,12 @@ class MesLoginView(auth_views.LoginView):
 class MesPasswordChangeView(auth_views.PasswordChangeView):
     form_class = MesPasswordChangeForm
     success_url = reverse_lazy("password_change_done")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["password_max_age_days"] = settings.MES_PASSWORD_MAX_AGE_DAYS
+        context["password_history"] = settings.MES_PASSWORD_HISTORY
+        return context
 
     def form_valid(self, form: MesPasswordChangeForm) -> HttpResponse:  # type: ignore[override]
         try:

@@ -149,6 +149,12 @@ def signer_authenticate(
             "signature_password_change_required",
             "Change your temporary password before you sign.",
         )
+    if user.password_expired:
+        raise refuse(
+            "signature_password_expired",
+            f"Your password is older than {settings.MES_PASSWORD_MAX_AGE_DAYS} days; change it "
+            "before you sign (21 CFR 11.300(b)).",
+        )
     credentials = {settings.AXES_USERNAME_FORM_FIELD: user.get_username()}
     http_request.mes_signing = True
     try:

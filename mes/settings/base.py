@@ -146,6 +146,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password ageing and history (21 CFR 11.300(b)): a password older than the maximum age must be
+# changed before the user continues or signs; the last N passwords cannot be reused. 0 disables.
+MES_PASSWORD_MAX_AGE_DAYS = env_int("MES_PASSWORD_MAX_AGE_DAYS", 90)
+MES_PASSWORD_HISTORY = env_int("MES_PASSWORD_HISTORY", 5)
+# Accounts whose last access review is older than this are listed as due for review.
+MES_ACCESS_REVIEW_DAYS = env_int("MES_ACCESS_REVIEW_DAYS", 180)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -215,7 +215,7 @@ def test_password_change_clears_the_flag_and_stamps_the_time(client, temp_user):
     assert temp_user.password_changed_at is not None
     assert temp_user.check_password("a-much-better-secret-42")
     event = SecurityEvent.objects.get(type=SecurityEvent.Type.PASSWORD_CHANGED)
-    assert (event.user, event.data) == (temp_user, {"was_temporary": True})
+    assert (event.user, event.data) == (temp_user, {"was_temporary": True, "was_expired": False})
     assert client.get(reverse("home")).status_code == 200
 
 
