@@ -19,10 +19,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from mes.accounts.models import ApiToken, SecurityEvent, User
+from mes.accounts.models import ApiToken, RoleGrantRequest, SecurityEvent, User
 from mes.accounts.services import (
     api_token_create,
     api_token_revoke,
+    role_grant,
+    role_grant_decide,
+    roles_needing_second_approval,
     user_create,
     user_deactivate,
     user_issue_temporary_password,
@@ -224,6 +227,36 @@ class UserAdmin(admin.ModelAdmin):
             actions.pop("reactivate_users", None)
         return actions
 
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
+        """A role that needs a second administrator becomes a pending request, not a grant."""
+        if not change or "groups" not in form.cleaned_data:
+            super().save_related(request, form, formsets, change)
+            return
+        held = set(form.instance.groups.all())
+        wanted = set(form.cleaned_data["groups"])
+        gated = roles_needing_second_approval()
+        asked = sorted(g.name for g in wanted - held if g.name in gated)
+        form.cleaned_data["groups"] = [g for g in wanted if g in held or g.name not in gated]
+        super().save_related(request, form, formsets, change)
+        if asked:
+            role_grant(
+                actor=request.user,
+                user=form.instance,
+                roles=asked,
+                reason=f"requested by {request.user.get_username()} in user administration",
+            )
+            self._pending_message(request, form.instance, asked)
+
+    def _pending_message(self, request: HttpRequest, user: User, roles: list[str]) -> None:
+        self.message_user(
+            request,
+            f"{', '.join(roles)} for {user.username} waits for a second administrator's "
+            "approval (Role grant requests).",
+            messages.WARNING,
+        )
+
     def save_model(
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
     ) -> None:
@@ -241,6 +274,12 @@ class UserAdmin(admin.ModelAdmin):
         request._mes_temporary_password = user_issue_temporary_password(  # type: ignore[attr-defined]
             actor=request.user, user=user
         )
+        pending = sorted(
+            r.role.name
+            for r in user.role_grant_requests.filter(status=RoleGrantRequest.Status.PENDING)
+        )
+        if pending:
+            self._pending_message(request, user, pending)
         obj.pk = user.pk
         obj.password = user.password
         obj._state.adding = False
@@ -435,3 +474,68 @@ class SecurityEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(RoleGrantRequest)
+class RoleGrantRequestAdmin(admin.ModelAdmin):
+    """Pending grants of sensitive roles; a second administrator approves or rejects them."""
+
+    list_display = (
+        "user",
+        "role",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+    )
+    list_filter = ("status", "role")
+    readonly_fields = [f.name for f in RoleGrantRequest._meta.fields]
+    actions = ["approve_requests", "reject_requests"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _decide(
+        self, request: HttpRequest, queryset: QuerySet, *, approve: bool
+    ) -> HttpResponse | None:
+        verb = "approve" if approve else "reject"
+        reason, page = _reason_step(
+            self, request, queryset, action=f"{verb}_requests", title=f"{verb.title()} role grants"
+        )
+        if page is not None:
+            return page
+        for grant in queryset:
+            try:
+                role_grant_decide(
+                    actor=request.user, request=grant, approve=approve, reason=reason or ""
+                )
+                self.message_user(
+                    request, f"{grant.role} for {grant.user}: {verb}d.", messages.SUCCESS
+                )
+            except DomainError as exc:
+                self.message_user(
+                    request, f"{grant.role} for {grant.user}: {exc.detail}", messages.ERROR
+                )
+        return None
+
+    @admin.action(
+        description="Approve selected role grants (reason required)", permissions=["approve"]
+    )
+    def approve_requests(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self._decide(request, queryset, approve=True)
+
+    @admin.action(
+        description="Reject selected role grants (reason required)", permissions=["approve"]
+    )
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self._decide(request, queryset, approve=False)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.approve_rolegrantrequest")

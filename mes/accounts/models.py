@@ -169,3 +169,41 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} password replaced {self.replaced_at:%Y-%m-%d}"
+
+
+@audited(deletable=False)
+class RoleGrantRequest(models.Model):
+    """A role that needs a second administrator's approval before it is granted
+    (21 CFR 11.200(a)(3): misuse must require the collaboration of two people). Which roles
+    need it is the setting MES_ROLES_NEEDING_SECOND_APPROVAL."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="role_grant_requests")
+    role = models.ForeignKey("auth.Group", on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(db_default=Now())
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "role"],
+                condition=models.Q(status="pending"),
+                name="accounts_one_pending_grant_per_role",
+            )
+        ]
+        permissions = [("approve_rolegrantrequest", "Can approve or reject a role grant")]
+
+    def __str__(self) -> str:
+        return f"{self.role} for {self.user} ({self.status})"

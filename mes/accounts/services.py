@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from mes.accounts.models import ApiToken, PasswordHistory, SecurityEvent, User
+from mes.accounts.models import ApiToken, PasswordHistory, RoleGrantRequest, SecurityEvent, User
 from mes.audit.context import acting_as, audit_context, change_reason, current_context
 from mes.exceptions import Conflict, InvalidInput, NotAuthorized
 
@@ -125,8 +125,80 @@ def user_create(
         missing = set(roles) - {g.name for g in groups}
         if missing:
             raise InvalidInput(f"Unknown role(s): {', '.join(sorted(missing))}")
-        user.groups.set(groups)
+    role_grant(actor=actor, user=user, roles=roles, reason=f"new user {username}")
     return user
+
+
+def roles_needing_second_approval() -> set[str]:
+    return {r for r in settings.MES_ROLES_NEEDING_SECOND_APPROVAL if r}
+
+
+@transaction.atomic
+def role_grant(
+    *, actor: Any, user: User, roles: Iterable[str], reason: str
+) -> list[RoleGrantRequest]:
+    """Give `user` these roles. A role listed in MES_ROLES_NEEDING_SECOND_APPROVAL, asked for by
+    a person, becomes a pending request that another administrator approves
+    (`role_grant_decide`); the others are granted at once. A system principal (the demo loader,
+    a migration) grants directly. Returns the pending requests."""
+    roles = set(roles)
+    if not roles:
+        return []
+    groups = {g.name: g for g in Group.objects.filter(name__in=roles)}
+    missing = roles - set(groups)
+    if missing:
+        raise InvalidInput(f"Unknown role(s): {', '.join(sorted(missing))}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the role is given.")
+    held = set(user.groups.values_list("name", flat=True))
+    needs_second = roles_needing_second_approval() if _is_human(actor) else set()
+    pending: list[RoleGrantRequest] = []
+    with acting_as(actor, reason=f"grant {', '.join(sorted(roles - held))} to {user.username}"):
+        for name in sorted(roles - held):
+            if name in needs_second:
+                request, _ = RoleGrantRequest.objects.get_or_create(
+                    user=user,
+                    role=groups[name],
+                    status=RoleGrantRequest.Status.PENDING,
+                    defaults={"requested_by": actor, "reason": reason},
+                )
+                pending.append(request)
+            else:
+                user.groups.add(groups[name])
+    return pending
+
+
+@transaction.atomic
+def role_grant_decide(
+    *, actor: Any, request: RoleGrantRequest, approve: bool, reason: str
+) -> RoleGrantRequest:
+    """The second administrator approves (the role is granted) or rejects a pending request.
+    Nobody decides a request they made, or one that gives a role to themselves."""
+    _require_perm(actor, "accounts.approve_rolegrantrequest", "approve role grants")
+    request = RoleGrantRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != RoleGrantRequest.Status.PENDING:
+        raise Conflict(f"This request was already {request.status}.")
+    if actor.pk in (request.requested_by_id, request.user_id):
+        raise Conflict(
+            "A second administrator must decide: you asked for this role, or it is for you "
+            "(21 CFR 11.200(a)(3))."
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give the reason for the decision.")
+    verb = "approve" if approve else "reject"
+    with acting_as(actor, reason=f"{verb} {request.role.name} for {request.user.username}"):
+        request.status = (
+            RoleGrantRequest.Status.APPROVED if approve else RoleGrantRequest.Status.REJECTED
+        )
+        request.decided_by = actor
+        request.decided_at = timezone.now()
+        request.decision_reason = reason
+        request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        if approve:
+            request.user.groups.add(request.role)
+    return request
 
 
 @transaction.atomic

@@ -152,6 +152,10 @@ MES_PASSWORD_MAX_AGE_DAYS = env_int("MES_PASSWORD_MAX_AGE_DAYS", 90)
 MES_PASSWORD_HISTORY = env_int("MES_PASSWORD_HISTORY", 5)
 # Accounts whose last access review is older than this are listed as due for review.
 MES_ACCESS_REVIEW_DAYS = env_int("MES_ACCESS_REVIEW_DAYS", 180)
+# Roles whose grant needs a second administrator's approval (P11-C2-05); "" turns it off.
+MES_ROLES_NEEDING_SECOND_APPROVAL = env_list(
+    "MES_ROLES_NEEDING_SECOND_APPROVAL", "QA Reviewer,Supervisor,Administrator"
+)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

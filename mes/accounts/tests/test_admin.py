@@ -154,11 +154,11 @@ def test_admin_changes_roles_normally(admin_client, operator):
         {
             "full_name": "Olivia Operator",
             "email": "olivia.operator@plant.example",
-            "groups": [Group.objects.get(name="Supervisor").pk],
+            "groups": [Group.objects.get(name="Planner").pk],
         },
     )
     assert response.status_code == 302
-    assert User.objects.get(pk=operator.pk).role_names == {"Supervisor"}
+    assert User.objects.get(pk=operator.pk).role_names == {"Planner"}
 
 
 def test_admin_cannot_change_own_roles(admin_client, admin_user):

@@ -33,23 +33,23 @@ def test_adding_a_user_to_a_group_writes_one_audit_event(admin_user, operator):
 
 def test_role_change_through_the_admin_is_audited(client, admin_user, operator):
     client.force_login(admin_user)
-    operators, supervisors = (
+    operators, planners = (
         Group.objects.get(name="Operator"),
-        Group.objects.get(name="Supervisor"),
+        Group.objects.get(name="Planner"),
     )
     inserts = _events("accounts_user_groups", "INSERT").count()
     deletes = _events("accounts_user_groups", "DELETE").count()
 
     response = client.post(
         reverse("admin:accounts_user_change", args=[operator.pk]),
-        {"full_name": "Olivia Operator", "email": "o@plant.example", "groups": [supervisors.pk]},
+        {"full_name": "Olivia Operator", "email": "o@plant.example", "groups": [planners.pk]},
     )
 
     assert response.status_code == 302
     added = list(_events("accounts_user_groups", "INSERT"))[inserts:]
     removed = list(_events("accounts_user_groups", "DELETE"))[deletes:]
     assert [(e.new_values["group_id"], e.user_name) for e in added] == [
-        (supervisors.pk, "ada.admin")
+        (planners.pk, "ada.admin")
     ]
     assert [(e.old_values["group_id"], e.user_name) for e in removed] == [
         (operators.pk, "ada.admin")
