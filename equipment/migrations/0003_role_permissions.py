@@ -3,8 +3,9 @@
 Operators see only the areas they are granted (guardian `operate_in_area`); the other roles
 hold the global `view_area` and see the whole plant."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from mes.accounts.grants import ALL, grant_role_permissions
 
 GRANTS = {
     "Operator": ["use_unit", "record_cleaning", "verify_cleaning"],
@@ -32,20 +33,7 @@ ADMIN_ROLE = "Administrator"
 
 
 def grant(apps, schema_editor):
-    from mes.audit.context import system_context
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    with system_context("migrate", reason="grant equipment permissions to roles"):
-        equipment_perms = Permission.objects.filter(content_type__app_label="equipment")
-        for role, codenames in GRANTS.items():
-            group = Group.objects.get(name=role)
-            group.permissions.add(*equipment_perms.filter(codename__in=codenames))
-        Group.objects.get(name=ADMIN_ROLE).permissions.add(*equipment_perms)
+    grant_role_permissions(apps, "equipment", {**GRANTS, ADMIN_ROLE: ALL})
 
 
 class Migration(migrations.Migration):

@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from mes.accounts.grants import grant_role_permissions
+
 VIEW = ["view_material", "view_lot", "view_lotevent", "view_link"]
 MOVE = [
     "receive_lot",
@@ -40,23 +42,7 @@ GRANTS = {
 
 
 def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    from mes.audit.context import system_context
-
-    app_config = apps.get_app_config("genealogy")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    with system_context("migrate", reason="grant genealogy permissions to roles"):
-        for role, codenames in GRANTS.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            perms = Permission.objects.filter(
-                content_type__app_label="genealogy", codename__in=codenames
-            )
-            group.permissions.add(*perms)
+    grant_role_permissions(apps, "genealogy", GRANTS, create_groups=True)
 
 
 class Migration(migrations.Migration):

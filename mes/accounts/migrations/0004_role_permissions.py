@@ -3,8 +3,9 @@
 Administrators manage people (add, change roles, deactivate, issue temporary passwords),
 API tokens and see security events. Nobody holds `delete_user`: users are deactivated."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from mes.accounts.grants import grant_role_permissions
 
 ADMIN_ROLE = "Administrator"
 ADMIN_GRANTS = {
@@ -27,27 +28,12 @@ OTHER_GRANTS = {
 }
 
 
-def _perms(Permission, app_label, codenames):
-    return Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-
-
 def grant(apps, schema_editor):
-    from mes.audit.context import system_context
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    with system_context("migrate", reason="grant accounts permissions to roles"):
-        admin = Group.objects.get(name=ADMIN_ROLE)
-        for app_label, codenames in ADMIN_GRANTS.items():
-            admin.permissions.add(*_perms(Permission, app_label, codenames))
-        for role, grants in OTHER_GRANTS.items():
-            group = Group.objects.get(name=role)
-            for app_label, codenames in grants.items():
-                group.permissions.add(*_perms(Permission, app_label, codenames))
+    for app_label, codenames in ADMIN_GRANTS.items():
+        grant_role_permissions(apps, app_label, {ADMIN_ROLE: codenames})
+    for role, grants in OTHER_GRANTS.items():
+        for app_label, codenames in grants.items():
+            grant_role_permissions(apps, app_label, {role: codenames})
 
 
 class Migration(migrations.Migration):

@@ -1,8 +1,9 @@
 """Administrators maintain signature policies; QA, supervisors and administrators read the
 signature register."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from mes.accounts.grants import grant_role_permissions
 
 GRANTS = {
     "Administrator": [
@@ -17,19 +18,7 @@ GRANTS = {
 
 
 def grant(apps, schema_editor):
-    from mes.audit.context import system_context
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    with system_context("migrate", reason="grant e-signature permissions to roles"):
-        for role, codenames in GRANTS.items():
-            Group.objects.get(name=role).permissions.add(
-                *Permission.objects.filter(content_type__app_label="esign", codename__in=codenames)
-            )
+    grant_role_permissions(apps, "esign", GRANTS, reason="grant e-signature permissions to roles")
 
 
 class Migration(migrations.Migration):
