@@ -39,6 +39,22 @@ class MesConfig(AppConfig):
             )
         )
 
+        register_tile(
+            Tile(
+                key="mes.analytics",
+                title="Plant analytics",
+                url_name="analytics:dashboard",
+                roles=(
+                    Role.SUPERVISOR.value,
+                    Role.QA_REVIEWER.value,
+                    Role.PLANNER.value,
+                    Role.ADMINISTRATOR.value,
+                ),
+                description="OEE, yield, right first time, deviations and adherence over time",
+                order=500,
+            )
+        )
+
         # Every app's checks.py (self-audit items) and metrics.py (dashboard figures).
         from mes.registry import autodiscover
 

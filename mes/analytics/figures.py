@@ -1,0 +1,80 @@
+"""Small helpers for the plant apps' `metrics.py`: percentages and series on the dashboard's
+buckets. The aggregation itself stays in each app's SQL (GROUP BY bucket)."""
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+Number = int | float | Decimal
+
+
+def as_float(value: Any) -> float:
+    """A number from SQL (Decimal, int, float, timedelta as seconds, None as 0)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def pct(part: Any, whole: Any, digits: int = 1) -> float | None:
+    """100 × part / whole, rounded; None when there is no whole (no data, not 0 %)."""
+    den = as_float(whole)
+    if den <= 0:
+        return None
+    return round(100.0 * as_float(part) / den, digits)
+
+
+def ratio(part: Any, whole: Any) -> float | None:
+    den = as_float(whole)
+    if den <= 0:
+        return None
+    return as_float(part) / den
+
+
+def product_pct(*fractions: float | None, digits: int = 1) -> float | None:
+    """OEE: the product of fractions (0..1) as a percentage; None if any is unknown."""
+    if any(f is None for f in fractions):
+        return None
+    total = 1.0
+    for f in fractions:
+        total *= f  # type: ignore[operator]
+    return round(100.0 * total, digits)
+
+
+def pct_of(fraction: float | None, digits: int = 1) -> float | None:
+    return None if fraction is None else round(100.0 * fraction, digits)
+
+
+def on_buckets(starts: list[date], values: Mapping[date, float | None]) -> list[tuple[date, Any]]:
+    """The points of one series on every bucket (None where the bucket has no data)."""
+    return [(start, values.get(start)) for start in starts]
+
+
+# --- one read shared by several figures of one dashboard request ------------------------------
+# OEE, its trend and the scrap rate read the same grouped rows: the dashboard opens
+# `shared_reads()` around a request's figures, and a metric wraps its grouped query in
+# `shared(key, fn)`; outside that block (API, one metric) `fn` simply runs.
+
+_memo: ContextVar[dict[Any, Any] | None] = ContextVar("mes_analytics_memo", default=None)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def shared(key: Any, fn: Callable[[], Any]) -> Any:
+    memo = _memo.get()
+    if memo is None:
+        return fn()
+    if key not in memo:
+        memo[key] = fn()
+    return memo[key]
