@@ -2,6 +2,8 @@
 
 - dashboard tiles: what a role sees on its home page;
 - capability checks: what the production-model self-audit evaluates;
+- installation facts: what the installation holds (approved recipes, routings, handoff rules),
+  the data side of the self-audit's step 1;
 - demo steps: the part of the demo plant each app builds (`manage.py load_demo`);
 - scan resolvers: where a code scanned on a terminal leads.
 - plant metrics: the figures of the analytics dashboard.
@@ -132,6 +134,44 @@ def capability_checks() -> list[CapabilityCheck]:
     return sorted(_checks.values(), key=lambda c: (c.order, c.key))
 
 
+# --- Installation facts (step 1 of the self-audit: which production model runs here) ------
+# Next to the questionnaire, step 1 looks at what the installation itself holds. Each app
+# contributes its facts from its `checks.py`:
+#
+#     register_fact(InstallationFact(key="recipes.approved", title="Approved master recipes",
+#                                    indicates="process", count=approved_recipe_count))
+#
+# `count(period)` returns a number (read only, one aggregate query); `indicates` says which
+# production model a non-zero count is evidence of: "process", "discrete" or "mixed" (a
+# process-to-discrete handoff).
+
+
+@dataclass(frozen=True)
+class InstallationFact:
+    key: str
+    title: str
+    indicates: str
+    count: Callable[[Period], int]
+    order: int = 100
+    url_name: str = ""
+
+
+_facts: dict[str, InstallationFact] = {}
+
+
+def register_fact(fact: InstallationFact) -> InstallationFact:
+    _facts[fact.key] = fact
+    return fact
+
+
+def unregister_fact(key: str) -> None:
+    _facts.pop(key, None)
+
+
+def installation_facts() -> list[InstallationFact]:
+    return sorted(_facts.values(), key=lambda f: (f.order, f.key))
+
+
 # --- Plant metrics (the analytics dashboard) --------------------------------------------------
 # Each app contributes the figures it owns in `<app>/metrics.py`:
 #
@@ -140,6 +180,10 @@ def capability_checks() -> list[CapabilityCheck]:
 #
 # `compute(period, **filters)` returns a `MetricResult`: one or more named series of
 # (bucket start, value) points for the charts, and rows for the table under the chart.
+# The dashboard (`mes/analytics/`, contract in its README) passes `bucket` ("day", "week" or
+# "month"; `mes.analytics.buckets.trunc(field, bucket)` groups a query by it) and the filters
+# the metric declares in `filters` ("work_center", "unit", "product": codes), when given.
+# A bar chart's series are keyed by category (a work center's code) instead of a date.
 
 
 @dataclass
@@ -163,6 +207,7 @@ class Metric:
     order: int = 100
     description: str = ""
     chart: str = "line"  # "line" or "bar"
+    filters: tuple[str, ...] = ()  # the dashboard filters that apply ("work_center", ...)
 
 
 _metrics: dict[str, Metric] = {}
