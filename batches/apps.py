@@ -8,10 +8,15 @@ class BatchesConfig(AppConfig):
     verbose_name = "Batches and EBR"
 
     def ready(self) -> None:
+        from batches import receivers
         from batches.demo import build_demo_batches
         from mes.accounts.roles import Role
         from mes.registry import Tile, register_demo_step, register_tile
+        from recipes.signals import recipe_version_superseded
 
+        recipe_version_superseded.connect(
+            receivers.on_recipe_version_superseded, dispatch_uid="batches-version-superseded"
+        )
         register_tile(
             Tile(
                 key="batches.list",

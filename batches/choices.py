@@ -47,3 +47,6 @@ class BatchEventType(models.TextChoices):
     COMPLETED = "batch.completed", "Batch completed"
     RELEASED = "batch.released", "Batch released"
     CANCELLED = "batch.cancelled", "Batch cancelled"
+    VERSION_SUPERSEDED = "batch.version_superseded", "Recipe version superseded"
+    REPOINTED = "batch.repointed", "Re-pointed to the current recipe version"
+    LOT_RELEASED = "lot.released", "Output lot released"

@@ -3,7 +3,8 @@ quality and recipes): on the current approved version of RESIN-PA in reactor R-1
 
 - batch B-DEMO-0001: every phase executed, one value out of limits (a deviation, classified
   minor and closed by QA), critical phases verified by the supervisor, the yield recorded,
-  completed and released by QA (signed); the produced lot stays in quarantine for quality;
+  completed and released by QA (signed), which released its output lot through quality
+  (a release specification for the product is made where missing, the lot's results entered);
 - batch B-DEMO-0002: started in R-101 (after a verified cleaning) with its first phases done
   and the next one active: a batch in progress for the operator terminal.
 
@@ -62,6 +63,37 @@ def _out_of_limit(param: dict[str, Any]) -> str | None:
     return None
 
 
+def _specification(ctx: Any, material: Material, kind: str) -> Any:
+    """The approved specification of `material`; a one-test demo one when there is none."""
+    spec = specification_approved_for(material)
+    if spec is not None:
+        return spec
+    qa = ctx.user(Role.QA_REVIEWER)
+    spec = quality_services.specification_create(
+        actor=ctx.actor,
+        material=material,
+        title=f"{material.code} {kind} specification (demo)",
+        tests=({"name": "Identity", "method": "IR", "kind": "pass_fail"},),
+        sample_count=1,
+    )
+    spec = quality_services.specification_approve(
+        actor=qa, specification=spec, signer=signer_for_system_command(user=qa)
+    )
+    ctx.created(f"specification {spec} approved by {qa.username}")
+    return spec
+
+
+def _passing_results(qa: Any, lot: Lot, spec: Any) -> None:
+    for test in spec.tests.all():
+        if test.kind == "pass_fail":
+            value = "pass"
+        elif test.low is not None and test.high is not None:
+            value = str((test.low + test.high) / 2)
+        else:
+            value = str(test.low if test.low is not None else test.high)
+        quality_services.lab_result_enter(actor=qa, lot=lot, spec_test=test, value=value)
+
+
 def _released_lot(ctx: Any, material: Material, quantity: Decimal, at: datetime) -> Lot:
     """A released lot of `material` holding `quantity`: an existing one, else received now
     (backdated to `at`) with passing results and released by QA."""
@@ -73,19 +105,7 @@ def _released_lot(ctx: Any, material: Material, quantity: Decimal, at: datetime)
     if lot is not None:
         return lot
     qa = ctx.user(Role.QA_REVIEWER)
-    spec = specification_approved_for(material)
-    if spec is None:
-        spec = quality_services.specification_create(
-            actor=ctx.actor,
-            material=material,
-            title=f"{material.code} incoming specification (demo)",
-            tests=({"name": "Identity", "method": "IR", "kind": "pass_fail"},),
-            sample_count=1,
-        )
-        spec = quality_services.specification_approve(
-            actor=qa, specification=spec, signer=signer_for_system_command(user=qa)
-        )
-        ctx.created(f"specification {spec} approved by {qa.username}")
+    spec = _specification(ctx, material, "incoming")
     number = f"{material.code}-DEMO-{Lot.objects.filter(material=material).count() + 1:03d}"
     lot = genealogy_services.lot_receive(
         actor=ctx.actor,
@@ -96,14 +116,7 @@ def _released_lot(ctx: Any, material: Material, quantity: Decimal, at: datetime)
         supplier_lot_number=f"SUP-{number}",
         occurred_at=at,
     )
-    for test in spec.tests.all():
-        if test.kind == "pass_fail":
-            value = "pass"
-        elif test.low is not None and test.high is not None:
-            value = str((test.low + test.high) / 2)
-        else:
-            value = str(test.low if test.low is not None else test.high)
-        quality_services.lab_result_enter(actor=qa, lot=lot, spec_test=test, value=value)
+    _passing_results(qa, lot, spec)
     quality_services.lot_release(
         actor=qa, lot=lot, signer=signer_for_system_command(user=qa), reason="demo: passing"
     )
@@ -236,6 +249,9 @@ def build_demo_batches(ctx: Any) -> None:
             closure_summary="Reading taken before the probe settled; repeat reading in limits. "
             "No impact on product quality.",
         )
+    # the release signature also releases the output lot through quality: its results first
+    output = BatchOrder.objects.get(pk=batch.pk).output_lot
+    _passing_results(qa, output, _specification(ctx, output.material, "release"))
     services.batch_release(
         actor=qa,
         batch=batch,

@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q
 
 from batches.models import BatchOrder, MaterialUse, ParameterValue, PhaseExecution
+from batches.selectors import batch_reconciliation
 from mes.esign.models import Signature
 
 
@@ -210,6 +211,22 @@ def ebr_export(batch: BatchOrder) -> dict[str, Any]:
             }
             for e in batch.events.select_related("actor", "phase").order_by("id")
         ],
+        "reconciliation": [
+            {
+                "material": r["material"],
+                "uom": r["uom"],
+                "planned": str(r["planned"]),
+                "tolerance": [str(r["low"]), str(r["high"])],
+                "dispensed": str(r["dispensed"]),
+                "consumed": str(r["consumed"]),
+                "returned": str(r["returned"]),
+                "waste": str(r["waste"]),
+                "difference": str(r["difference"]),
+                "is_within_tolerance": r["is_within_tolerance"],
+                "lots": r["lots"],
+            }
+            for r in batch_reconciliation(batch)
+        ],
         "control_recipe": batch.control_recipe,
     }
 
@@ -246,10 +263,19 @@ def _numbered_canvas(header: str) -> type:
     return NumberedCanvas
 
 
+AUDIT_ROWS_PER_TABLE = 40
+
+
+def _event_data(data: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("value_id", "use_id"))
+
+
 def ebr_pdf(batch: BatchOrder) -> bytes:
     """The EBR as PDF: a header table, then one section (heading + small tables) per phase so
     that a record of hundreds of phases lays out in linear time; corrected values marked †
-    with the original entry shown; signature manifestations; the content hash."""
+    with the original entry shown; signature manifestations; yield, reconciliation,
+    deviations, the batch's audit trail (its event log, in tables of 40 rows) and the
+    release; the content hash."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -378,6 +404,24 @@ def ebr_pdf(batch: BatchOrder) -> bytes:
             for y in record["yields"]
         ]
         story.append(table(rows, [40, 40, 40, 30, 30]))
+    if data["reconciliation"]:
+        story.append(Paragraph("Material reconciliation", styles["Heading3"]))
+        rows = [["Material", "Planned", "Dispensed = consumed", "Returned", "Waste", "Lots"]]
+        rows += [
+            [
+                p(r["material"]),
+                p(f"{r['planned']} {r['uom']} ({r['tolerance'][0]} … {r['tolerance'][1]})"),
+                p(
+                    f"{r['dispensed']} {r['uom']}"
+                    + ("" if r["is_within_tolerance"] else " (OUTSIDE TOLERANCE)")
+                ),
+                p(r["returned"]),
+                p(r["waste"]),
+                p(", ".join(r["lots"]) or "—"),
+            ]
+            for r in data["reconciliation"]
+        ]
+        story.append(table(rows, [28, 40, 37, 18, 15, 42]))
     story.append(Paragraph("Deviations", styles["Heading3"]))
     if data["deviations"]:
         rows = [["Number", "Title", "Status"]]
@@ -385,6 +429,21 @@ def ebr_pdf(batch: BatchOrder) -> bytes:
         story.append(table(rows, [30, 120, 30]))
     else:
         story.append(p("None."))
+    story.append(Paragraph("Audit trail of the batch (event log)", styles["Heading3"]))
+    events = data["events"]
+    for start in range(0, len(events), AUDIT_ROWS_PER_TABLE):  # small tables: linear layout
+        rows = [["Time", "Event", "Phase", "By", "Data"]]
+        rows += [
+            [
+                p(e["at"]),
+                p(e["type"]),
+                p(e["phase"] or ""),
+                p(e["actor"] or ""),
+                p(_event_data(e["data"])),
+            ]
+            for e in events[start : start + AUDIT_ROWS_PER_TABLE]
+        ]
+        story.append(table(rows, [38, 28, 27, 22, 65]))
     story.append(Paragraph("Release", styles["Heading3"]))
     if data["signatures"]:
         rows = [["Signature", "Meaning", "Date/time", "Reason", "Valid"]]

@@ -34,7 +34,3 @@ class DispenseForm(forms.Form):
 class YieldForm(forms.Form):
     quantity = forms.DecimalField(max_digits=18, decimal_places=6)
     lot_number = forms.CharField(max_length=64, required=False)
-
-
-class CancelForm(forms.Form):
-    reason = forms.CharField(max_length=1000)

@@ -53,6 +53,19 @@ class BatchOrder(models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True, default="")
+    version_superseded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the recipe version of this not-yet-started batch was superseded.",
+    )
+    superseded_by_version = models.ForeignKey(
+        "recipes.RecipeVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The version that superseded it (the batch must be re-pointed or cancelled).",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -83,6 +96,11 @@ class BatchOrder(models.Model):
                 f"Batch {self.number} is {self.get_status_display().lower()}; it cannot become "
                 f"{BatchStatus(status).label.lower()}."
             )
+
+    @property
+    def needs_repoint(self) -> bool:
+        """Not started and its recipe version superseded: it cannot start on the old version."""
+        return self.status == BatchStatus.CREATED and self.version_superseded_at is not None
 
     def signature_author(self) -> Any:
         return self.created_by
@@ -234,6 +252,52 @@ class YieldRecord(models.Model):
     @staticmethod
     def percent(quantity: Decimal, expected: Decimal) -> Decimal:
         return (quantity * 100 / expected).quantize(Decimal("0.001")) if expected else Decimal(0)
+
+
+@audited(append_only=True)
+class BatchRepoint(models.Model):
+    """A batch not yet started moved (signed) from a superseded recipe version to the current
+    approved one: its control recipe re-snapshotted with the same batch size."""
+
+    batch = models.ForeignKey(BatchOrder, on_delete=models.PROTECT, related_name="repoints")
+    from_version = models.ForeignKey(
+        "recipes.RecipeVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    to_version = models.ForeignKey(
+        "recipes.RecipeVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    from_control_recipe_hash = models.CharField(max_length=80)
+    to_control_recipe_hash = models.CharField(max_length=80)
+    batch_size = models.DecimalField(**QTY)
+    batch_size_uom = models.CharField(max_length=16)
+    reason = models.TextField()
+    repointed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    repointed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["batch", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}: version {self.from_version_id} → {self.to_version_id}"
+
+    def signature_author(self) -> Any:
+        return self.repointed_by
+
+    def signature_content(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch.number,
+            "from_version": self.from_version_id,
+            "to_version": self.to_version_id,
+            "from_control_recipe_hash": self.from_control_recipe_hash,
+            "to_control_recipe_hash": self.to_control_recipe_hash,
+            "batch_size": str(self.batch_size),
+            "batch_size_uom": self.batch_size_uom,
+            "reason": self.reason,
+            "repointed_by": self.repointed_by.get_username(),
+            "repointed_at": self.repointed_at.isoformat(),
+        }
 
 
 @audited(append_only=True)

@@ -5,13 +5,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.urls import reverse
 
 from batches.choices import BatchStatus, PhaseStatus
 from batches.exceptions import BatchNotFound
 from batches.models import BatchEvent, BatchOrder, MaterialUse, ParameterValue, PhaseExecution
 from equipment.selectors import areas_visible_to
 from mes.esign.selectors import signatures_for_record
+from quality.models import Characteristic
 from quality.selectors import deviations_open_for_source
+from recipes.selectors import recipe_version_current_approved
 
 PERM_VIEW = "batches.view_batchorder"
 
@@ -43,9 +46,9 @@ def batch_list(*, actor: Any, status: str | None = None, q: str = "") -> QuerySe
     may see (guardian scoping on areas, never per batch)."""
     if not can_view_batches(actor):
         return BatchOrder.objects.none()
-    qs = BatchOrder.objects.select_related("recipe_version__recipe", "product", "unit").filter(
-        Q(unit__isnull=True) | Q(unit__area__in=areas_visible_to(actor))
-    )
+    qs = BatchOrder.objects.select_related(
+        "recipe_version__recipe", "product", "unit", "superseded_by_version"
+    ).filter(Q(unit__isnull=True) | Q(unit__area__in=areas_visible_to(actor)))
     if status:
         qs = qs.filter(status=status)
     if q:
@@ -176,3 +179,87 @@ def phase_signatures(phase: PhaseExecution) -> list:
 
 def batches_in_progress(*, actor: Any) -> QuerySet[BatchOrder]:
     return batch_list(actor=actor, status=BatchStatus.STARTED)
+
+
+def batch_repoint_target(batch: BatchOrder) -> Any:
+    """The version a batch not yet started would be re-pointed to: the current approved
+    version of its recipe when that is not the batch's own; else None."""
+    if batch.status != BatchStatus.CREATED:
+        return None
+    current = recipe_version_current_approved(batch.recipe_version.recipe_id)
+    if current is None or current.pk == batch.recipe_version_id:
+        return None
+    return current
+
+
+def batch_spc_links(batch: BatchOrder) -> list[dict[str, Any]]:
+    """The SPC charts the batch's numeric process parameters feed (those that have points)."""
+    from batches.services import spc_key
+
+    code = batch.control_recipe["recipe"]["code"]
+    rows = []
+    for up in batch.control_recipe.get("unit_procedures", []):
+        for op in up["operations"]:
+            for ph in op["phases"]:
+                for param in ph.get("parameters", []):
+                    if param.get("data_type") == "number":
+                        key = spc_key(code, ph["path"], param["name"])
+                        rows.append({"path": ph["path"], "name": param["name"], "key": key})
+    existing = set(
+        Characteristic.objects.filter(key__in=[r["key"] for r in rows]).values_list(
+            "key", flat=True
+        )
+    )
+    return [
+        {**r, "url": reverse("quality:spc_chart", args=[r["key"]])}
+        for r in rows
+        if r["key"] in existing
+    ]
+
+
+def batch_reconciliation(batch: BatchOrder) -> list[dict[str, Any]]:
+    """Material reconciliation per input of the control recipe: the scaled quantity planned
+    and its tolerance window (summed over the phases that use it), what was dispensed (each
+    dispense is a genealogy consumption, so consumed = dispensed), the difference and the lots.
+    Nothing is returned to stock or written off as waste by the batch record itself (0)."""
+    from decimal import Decimal
+
+    planned: dict[int, dict[str, Any]] = {}
+    for up in batch.control_recipe.get("unit_procedures", []):
+        for op in up["operations"]:
+            for ph in op["phases"]:
+                for item in ph.get("inputs", []):
+                    row = planned.setdefault(
+                        item["material_id"],
+                        {
+                            "material": item["material"],
+                            "uom": item["uom"],
+                            "planned": Decimal(0),
+                            "low": Decimal(0),
+                            "high": Decimal(0),
+                            "phases": [],
+                            "dispensed": Decimal(0),
+                            "lots": [],
+                        },
+                    )
+                    row["planned"] += Decimal(item["quantity"])
+                    row["low"] += Decimal(item["quantity_min"])
+                    row["high"] += Decimal(item["quantity_max"])
+                    row["phases"].append(ph["path"])
+    uses = MaterialUse.objects.filter(phase__batch=batch).select_related("lot").order_by("id")
+    for use in uses:
+        row = planned.get(use.material_id)
+        if row is None:  # not an input of the recipe (cannot happen: dispensing checks it)
+            continue
+        row["dispensed"] += use.quantity
+        if use.lot.lot_number not in row["lots"]:
+            row["lots"].append(use.lot.lot_number)
+    result = []
+    for row in planned.values():
+        row["consumed"] = row["dispensed"]
+        row["returned"] = Decimal(0)
+        row["waste"] = Decimal(0)
+        row["difference"] = row["dispensed"] - row["planned"]
+        row["is_within_tolerance"] = row["low"] <= row["dispensed"] <= row["high"]
+        result.append(row)
+    return result

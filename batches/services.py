@@ -5,14 +5,16 @@ range) are opened in quality, linked to the batch and phase, and do not stop the
 
 import hashlib
 import json
+import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.text import slugify
 
 from batches import signals
 from batches.choices import BatchEventType, BatchStatus, PhaseStatus
@@ -25,6 +27,7 @@ from batches.exceptions import (
 from batches.models import (
     BatchEvent,
     BatchOrder,
+    BatchRepoint,
     MaterialUse,
     ParameterValue,
     PhaseExecution,
@@ -43,16 +46,27 @@ from genealogy.services import lot_consume, lot_produce
 from mes.audit.context import acting_as, current_context
 from mes.esign.models import Meaning
 from mes.esign.services import AuthenticatedSigner, record_sign
-from mes.exceptions import Conflict, InvalidInput, NotAuthorized
+from mes.exceptions import Conflict, DomainError, InvalidInput, InvalidTransition, NotAuthorized
+from quality.models import Characteristic
 from quality.selectors import deviations_open_for_source
-from quality.services import deviation_open
+from quality.services import (
+    characteristic_create,
+    deviation_open,
+    lot_release,
+    spc_record_value,
+)
+from recipes.choices import RecipeVersionStatus
+from recipes.models import RecipeVersion
 from recipes.scaling import scale_version
-from recipes.selectors import recipe_version_for_batch
+from recipes.selectors import recipe_version_current_approved, recipe_version_for_batch
 
 PERM_CREATE = "batches.create_batchorder"
 PERM_EXECUTE = "batches.execute_batchorder"
 PERM_RELEASE = "batches.release_batchorder"
 DEVIATION_KIND = "batch"
+SPC_DECIMALS = Decimal("0.000001")  # quality's SPC keeps six decimal places
+
+logger = logging.getLogger(__name__)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -102,15 +116,21 @@ def _on_commit(signal: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: signal.send(sender=BatchOrder, **kwargs))
 
 
-def _lock_batch(batch: BatchOrder | int) -> BatchOrder:
+def _lock_batch(batch: BatchOrder | int, *, light: bool = False) -> BatchOrder:
+    """The batch row, locked. `light` leaves the control recipe (the whole scaled snapshot,
+    large for a long recipe) in the database: phase-level actions read it from the phase."""
     pk = batch.pk if isinstance(batch, BatchOrder) else batch
-    return BatchOrder.objects.select_for_update().get(pk=pk)
+    qs = BatchOrder.objects.select_for_update()
+    if light:
+        qs = qs.defer("control_recipe")
+    return qs.get(pk=pk)
 
 
 def _lock_phase(phase: PhaseExecution) -> tuple[BatchOrder, PhaseExecution]:
     """Batch first, then phase: the one lock order every service uses."""
-    batch = _lock_batch(phase.batch_id)
-    locked = PhaseExecution.objects.select_for_update().select_related("batch").get(pk=phase.pk)
+    batch = _lock_batch(phase.batch_id, light=True)
+    locked = PhaseExecution.objects.select_for_update().get(pk=phase.pk)
+    locked.batch = batch  # the locked row, once (not joined and transferred again)
     return batch, locked
 
 
@@ -223,22 +243,7 @@ def batch_order_create(
             created_by=actor,
         )
         _save(batch, actor, reason)
-        sequence = 0
-        for up in snapshot["unit_procedures"]:
-            for op in up["operations"]:
-                for ph in op["phases"]:
-                    sequence += 1
-                    _save(
-                        PhaseExecution(
-                            batch=batch,
-                            sequence=sequence,
-                            path=ph["path"],
-                            name=ph["name"][:200],
-                            definition=ph,
-                        ),
-                        actor,
-                        reason,
-                    )
+        sequence = _write_phases(batch, snapshot, actor, reason)
         _event(
             batch,
             BatchEventType.CREATED,
@@ -285,8 +290,8 @@ def batch_start(
     batch = _lock_batch(batch)
     batch.ensure_can_become(BatchStatus.STARTED)
     # a batch not yet started follows its recipe: superseded or obsolete since creation, it
-    # must be cancelled and re-made on the current approved version
-    recipe_version_for_batch(batch.recipe_version_id)
+    # must be re-pointed to the current approved version or cancelled (both signed)
+    _ensure_version_usable(batch)
     req = _requirement(batch)
     product_code = batch.control_recipe["product"]["code"]
     unit_check_usable(
@@ -316,11 +321,42 @@ def batch_start(
     return batch
 
 
+def _ensure_version_usable(batch: BatchOrder) -> None:
+    """The batch's version is still the current approved one, else a refusal naming the way
+    out (re-point or cancel, both signed)."""
+    version = batch.recipe_version
+    if version.status == RecipeVersionStatus.APPROVED and not batch.version_superseded_at:
+        return
+    current = recipe_version_current_approved(version.recipe_id)
+    if current is None or current.pk == version.pk:
+        recipe_version_for_batch(version.pk)  # the recipes app's own refusal
+        return
+    raise Conflict(
+        f"Batch {batch.number} was made on version {version.number} of {version.recipe.code}, "
+        f"which is {version.get_status_display().lower()}; the current approved version is "
+        f"{current.number}. Re-point the batch to it or cancel the batch (both signed).",
+        code="batch_needs_repoint",
+    )
+
+
 @transaction.atomic
-def batch_cancel(*, actor: Any, batch: BatchOrder, reason: str) -> BatchOrder:
+def batch_cancel(
+    *,
+    actor: Any,
+    batch: BatchOrder,
+    reason: str,
+    signer: AuthenticatedSigner | None = None,
+) -> BatchOrder:
+    """Cancel a batch created or started, signed "cancelled" by a person (a system principal
+    such as the ERP import may cancel unsigned); the unit in use is released."""
     _require(actor, PERM_CREATE, "cancel a batch")
     if not (reason or "").strip():
         raise InvalidInput("Say why the batch is cancelled.", code="reason_required")
+    if signer is None and not getattr(actor, "is_system", False):
+        raise InvalidInput(
+            "Cancelling a batch needs your electronic signature: enter your user ID and password.",
+            code="signature_required",
+        )
     batch = _lock_batch(batch)
     batch.ensure_can_become(BatchStatus.CANCELLED)
     text = f"batch {batch.number} cancelled: {reason.strip()}"
@@ -331,7 +367,201 @@ def batch_cancel(*, actor: Any, batch: BatchOrder, reason: str) -> BatchOrder:
         batch.cancelled_at = timezone.now()
         batch.cancel_reason = reason.strip()
         _save(batch, actor, text, ["status", "cancelled_at", "cancel_reason"])
-        _event(batch, BatchEventType.CANCELLED, actor, data={"reason": reason.strip()})
+        if signer is not None:
+            record_sign(
+                record=batch, signer=signer, meaning=Meaning.CANCELLED, reason=reason.strip()
+            )
+        _event(
+            batch,
+            BatchEventType.CANCELLED,
+            actor,
+            data={"reason": reason.strip(), "signed": signer is not None},
+        )
+    return batch
+
+
+@transaction.atomic
+def batch_flag_version_superseded(*, version_id: int, superseded_by_id: int) -> list[BatchOrder]:
+    """Recipes announced that `version_id` was superseded: every batch made on it and not yet
+    started is flagged (it cannot start on the old version; re-point or cancel). Run by the
+    MES system principal (a receiver of `recipe_version_superseded`); idempotent."""
+    actor = _system_user()
+    new_version = RecipeVersion.objects.filter(pk=superseded_by_id).first()
+    flagged = []
+    pks = list(
+        BatchOrder.objects.filter(
+            recipe_version_id=version_id,
+            status=BatchStatus.CREATED,
+            version_superseded_at__isnull=True,
+        ).values_list("pk", flat=True)
+    )
+    for pk in pks:
+        batch = _lock_batch(pk)
+        if batch.status != BatchStatus.CREATED or batch.version_superseded_at is not None:
+            continue
+        text = (
+            f"batch {batch.number}: recipe version superseded"
+            + (f" by version {new_version.number}" if new_version else "")
+            + "; re-point or cancel"
+        )
+        with acting_as(actor, reason=text):
+            batch.version_superseded_at = timezone.now()
+            batch.superseded_by_version = new_version
+            _save(batch, actor, text, ["version_superseded_at", "superseded_by_version"])
+            _event(
+                batch,
+                BatchEventType.VERSION_SUPERSEDED,
+                actor,
+                data={
+                    "version_id": version_id,
+                    "superseded_by_id": superseded_by_id,
+                    "superseded_by": new_version.number if new_version else None,
+                },
+            )
+        flagged.append(batch)
+    return flagged
+
+
+def _snapshot_phases(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        ph for up in snapshot["unit_procedures"] for op in up["operations"] for ph in op["phases"]
+    ]
+
+
+def _write_phases(
+    batch: BatchOrder,
+    snapshot: dict[str, Any],
+    actor: Any,
+    reason: str,
+    existing: list[PhaseExecution] = (),  # type: ignore[assignment]
+) -> int:
+    """One phase execution per phase of the snapshot; `existing` pending rows (of an earlier
+    snapshot, never executed) are rewritten in place (their history keeps the old
+    definition), any left over is removed (the audit trail keeps it)."""
+    definitions = _snapshot_phases(snapshot)
+    for sequence, ph in enumerate(definitions, start=1):
+        if sequence <= len(existing):
+            row = existing[sequence - 1]
+            row.path, row.name, row.definition = ph["path"], ph["name"][:200], ph
+            _save(row, actor, reason, ["path", "name", "definition"])
+        else:
+            _save(
+                PhaseExecution(
+                    batch=batch,
+                    sequence=sequence,
+                    path=ph["path"],
+                    name=ph["name"][:200],
+                    definition=ph,
+                ),
+                actor,
+                reason,
+            )
+    for row in existing[len(definitions) :]:
+        row._history_user, row._change_reason = actor, reason
+        row.delete()
+    return len(definitions)
+
+
+@transaction.atomic
+def batch_repoint(
+    *,
+    actor: Any,
+    batch: BatchOrder,
+    signer: AuthenticatedSigner,
+    reason: str,
+    recipe_version_id: int | None = None,
+) -> BatchOrder:
+    """Move a batch not yet started from its superseded (or obsolete) recipe version to the
+    current approved version of the same recipe, signed "approved": the control recipe is
+    re-snapshotted at the same batch size (refused if the size is outside the new range) and
+    the pending phases are replaced by those of the new snapshot (none was executed). The
+    re-point is an append-only row with both versions and both snapshot hashes."""
+    _require(actor, PERM_CREATE, "re-point a batch")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the batch is re-pointed.", code="reason_required")
+    batch = _lock_batch(batch)
+    if batch.status != BatchStatus.CREATED:
+        raise InvalidTransition(
+            f"Batch {batch.number} is {batch.get_status_display().lower()}; only a batch not "
+            "yet started can be re-pointed to another recipe version.",
+            code="batch_not_repointable",
+        )
+    old = RecipeVersion.objects.select_related("recipe").get(pk=batch.recipe_version_id)
+    current = recipe_version_current_approved(old.recipe_id)
+    if current is None:
+        raise Conflict(
+            f"{old.recipe.code} has no approved version to re-point batch {batch.number} to.",
+            code="recipe_version_not_usable",
+        )
+    if recipe_version_id is not None and recipe_version_id != current.pk:
+        raise Conflict(
+            f"Only the current approved version of {old.recipe.code} (version {current.number}) "
+            "can be used for a batch.",
+            code="recipe_version_not_usable",
+        )
+    if current.pk == old.pk:
+        raise Conflict(
+            f"Batch {batch.number} already uses the current approved version {old.number} of "
+            f"{old.recipe.code}; there is nothing to re-point.",
+            code="batch_not_outdated",
+        )
+    snapshot = scale_version(current, batch.batch_size, batch_size_uom=batch.batch_size_uom)
+    new_hash = snapshot_hash(snapshot)
+    old_hash = batch.control_recipe_hash
+    text = (
+        f"batch {batch.number} re-pointed from version {old.number} to {current.number}: {reason}"
+    )
+    with acting_as(actor, reason=text):
+        phases = list(batch.phases.select_for_update().order_by("sequence"))
+        if any(p.status != PhaseStatus.PENDING for p in phases):  # defensive: never executed
+            raise Conflict(f"Batch {batch.number} has executed phases.", code="batch_started")
+        count = _write_phases(batch, snapshot, actor, text, existing=phases)
+        batch.recipe_version = current
+        batch.product_id = snapshot["product"]["id"]
+        batch.control_recipe = snapshot
+        batch.control_recipe_hash = new_hash
+        batch.version_superseded_at = None
+        batch.superseded_by_version = None
+        _save(
+            batch,
+            actor,
+            text,
+            [
+                "recipe_version",
+                "product",
+                "control_recipe",
+                "control_recipe_hash",
+                "version_superseded_at",
+                "superseded_by_version",
+            ],
+        )
+        repoint = BatchRepoint.objects.create(
+            batch=batch,
+            from_version=old,
+            to_version=current,
+            from_control_recipe_hash=old_hash,
+            to_control_recipe_hash=new_hash,
+            batch_size=batch.batch_size,
+            batch_size_uom=batch.batch_size_uom,
+            reason=reason,
+            repointed_by=actor,
+        )
+        record_sign(record=repoint, signer=signer, meaning=Meaning.APPROVED, reason=reason)
+        _event(
+            batch,
+            BatchEventType.REPOINTED,
+            actor,
+            data={
+                "repoint_id": repoint.pk,
+                "from_version": old.number,
+                "to_version": current.number,
+                "from_control_recipe_hash": old_hash,
+                "to_control_recipe_hash": new_hash,
+                "phases": count,
+                "reason": reason,
+            },
+        )
     return batch
 
 
@@ -676,6 +906,83 @@ def _current_values(phase: PhaseExecution) -> dict[str, ParameterValue]:
     return {v.name: v for v in phase.values.filter(superseded_by__isnull=True)}
 
 
+# --- SPC feed --------------------------------------------------------------------------------
+
+
+def spc_key(recipe_code: str, path: str, parameter: str) -> str:
+    """The SPC characteristic of a process parameter: one per recipe (and so product), phase
+    and parameter, across versions and batches (e.g. `resin-pa-up1-op2-ph1-temperature`)."""
+    key = slugify(f"{recipe_code} {path.replace('/', '-')} {parameter}")
+    if len(key) > 100:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+        key = f"{key[:89].rstrip('-')}-{digest}"
+    return key
+
+
+def _spc_characteristic(
+    batch: BatchOrder, phase: PhaseExecution, param: dict[str, Any], key: str, code: str
+) -> Characteristic:
+    """The characteristic of `key`, created on first use (by the MES system principal, with
+    the recipe's limits as spec limits). Two batches creating it at once: one inserts, the
+    other finds it."""
+    found = Characteristic.objects.filter(key=key).first()
+    if found is not None:
+        return found
+    low, high = _dec(param.get("low_limit")), _dec(param.get("high_limit"))
+    try:
+        return characteristic_create(
+            actor=_system_user(),
+            key=key,
+            name=f"{code} {phase.name}: {param['name']}"[:200],
+            unit=(param.get("unit") or "")[:20],
+            lsl=low if low is not None and (high is None or low < high) else None,
+            usl=high if high is not None and (low is None or low < high) else None,
+            target=_dec(param.get("target")),
+            material=batch.product,
+            description=f"Process parameter {param['name']} of phase {phase.path} "
+            f"{phase.name} of recipe {code}, captured in its batches.",
+        )
+    except (Conflict, IntegrityError):
+        return Characteristic.objects.get(key=key)
+
+
+def _feed_spc(
+    batch: BatchOrder, phase: PhaseExecution, actor: Any, current: dict[str, ParameterValue]
+) -> None:
+    """The numeric parameters of a completed phase go to quality's SPC, one point per
+    parameter: the current entry (a correction replaced the original before completion;
+    after completion no value changes). In the completion's transaction, so a point exists
+    exactly when the completion does. A characteristic QA deactivated is skipped; the
+    batch record goes on."""
+    numeric = [
+        (param, current[param["name"]])
+        for param in phase.definition.get("parameters", [])
+        if param.get("data_type") == "number"
+        and param["name"] in current
+        and current[param["name"]].value_number is not None
+    ]
+    if not numeric:
+        return
+    code = RecipeVersion.objects.filter(pk=batch.recipe_version_id).values_list(
+        "recipe__code", flat=True
+    )[0]
+    for param, value in numeric:
+        key = spc_key(code, phase.path, param["name"])
+        try:
+            with transaction.atomic():
+                _spc_characteristic(batch, phase, param, key, code)
+                spc_record_value(
+                    actor=actor,
+                    characteristic_key=key,
+                    value=value.value_number.quantize(SPC_DECIMALS),
+                    at=value.entered_at,
+                    source_ref=f"{batch.number}/{phase.path}",
+                    source_url=batch_url(batch),
+                )
+        except DomainError as exc:
+            logger.warning("SPC point of %s %s skipped: %s", batch.number, key, exc.detail)
+
+
 @transaction.atomic
 def phase_complete(
     *,
@@ -751,6 +1058,7 @@ def phase_complete(
                     f"Hold time {_num(minutes)} min is outside {hold_min if hold_min is not None else 0}"
                     f" … {hold_max if hold_max is not None else '∞'} min",
                 )
+        _feed_spc(batch, phase, actor, current)
     _on_commit(signals.phase_completed, batch_id=batch.pk, phase_id=phase.pk)
     return phase
 
@@ -871,6 +1179,14 @@ def batch_record_yield(
     return record
 
 
+def batch_output_lots(batch: BatchOrder) -> list[Lot]:
+    """The lots the batch produced (one per yield record), in the order recorded."""
+    seen: dict[int, Lot] = {}
+    for y in batch.yields.select_related("lot", "lot__material").order_by("id"):
+        seen.setdefault(y.lot_id, y.lot)
+    return list(seen.values())
+
+
 def batch_completion_problems(batch: BatchOrder) -> list[str]:
     problems = []
     for phase in batch.phases.order_by("sequence"):
@@ -910,9 +1226,11 @@ def batch_complete(*, actor: Any, batch: BatchOrder, at: datetime | None = None)
 def batch_release(
     *, actor: Any, batch: BatchOrder, signer: AuthenticatedSigner, reason: str = ""
 ) -> BatchOrder:
-    """QA releases the batch record (signed "released"). Refused while a deviation against the
-    batch is open. The produced lot's disposition stays with quality (`lot_release` needs its
-    specification and results), on quality's own page."""
+    """QA releases the batch record (signed "released") and, with the same signature and in
+    the same transaction, its output lot(s) through quality (`lot_release`: specification,
+    results, overrides, the lot's own deviations; it sends `lot_released` on commit, which
+    mixed mode listens to). Refused while a deviation against the batch is open, or with
+    quality's reason when quality refuses a lot; then nothing is written."""
     _require(actor, PERM_RELEASE, "release a batch record")
     batch = _lock_batch(batch)
     batch.ensure_can_become(BatchStatus.RELEASED)
@@ -930,5 +1248,28 @@ def batch_release(
         batch.released_at = timezone.now()
         _save(batch, actor, text, ["status", "released_at"])
         _event(batch, BatchEventType.RELEASED, actor, data={"reason": reason})
+        for lot in batch_output_lots(batch):
+            if lot.status == "released":  # QA already released it on quality's page
+                continue
+            try:
+                disposition = lot_release(
+                    actor=actor,
+                    lot=lot,
+                    signer=signer,
+                    reason=f"batch record {batch.number} released"
+                    + (f": {reason}" if reason else ""),
+                )
+            except DomainError as exc:
+                raise type(exc)(
+                    f"Batch {batch.number} cannot be released: its output lot {lot.lot_number} "
+                    f"cannot be released: {exc.detail}",
+                    code=exc.code,
+                ) from exc
+            _event(
+                batch,
+                BatchEventType.LOT_RELEASED,
+                actor,
+                data={"lot": lot.lot_number, "disposition_id": disposition.pk},
+            )
     _on_commit(signals.batch_released, batch_id=batch.pk)
     return batch

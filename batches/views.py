@@ -12,12 +12,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from batches import ebr, selectors, services
+from batches import batchml, ebr, selectors, services
 from batches.choices import BatchStatus, PhaseStatus
 from batches.forms import (
     BatchCreateForm,
     BatchStartForm,
-    CancelForm,
     CorrectionForm,
     DispenseForm,
     ValueForm,
@@ -119,7 +118,11 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_release": selectors.can_release(request.user),
             "start_form": BatchStartForm(),
             "yield_form": YieldForm(),
-            "cancel_form": CancelForm(),
+            "cancel_form": SignatureForm(meaning=Meaning.CANCELLED, reason_required=True),
+            "repoint_form": SignatureForm(meaning=Meaning.APPROVED, reason_required=True),
+            "repoint_target": selectors.batch_repoint_target(batch),
+            "spc_links": selectors.batch_spc_links(batch),
+            "reconciliation": selectors.batch_reconciliation(batch),
             "release_form": SignatureForm(meaning=Meaning.RELEASED),
             "problems": services.batch_completion_problems(batch)
             if batch.status == BatchStatus.STARTED
@@ -177,20 +180,6 @@ def batch_complete(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = selectors.batch_get(actor=request.user, pk=pk)
-    return _run(
-        request,
-        _batch_url(batch),
-        lambda: services.batch_cancel(
-            actor=request.user, batch=batch, reason=request.POST.get("reason", "")
-        ),
-        f"Batch {batch.number} cancelled.",
-    )
-
-
 def _signed(
     request: HttpRequest, meaning: str, back: str, action: Callable[[Any, str], Any], done: str
 ) -> HttpResponse:
@@ -222,6 +211,36 @@ def batch_release(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user, batch=batch, signer=signer, reason=reason
         ),
         f"Batch record {batch.number} released.",
+    )
+
+
+@login_required
+@require_POST
+def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = selectors.batch_get(actor=request.user, pk=pk)
+    return _signed(
+        request,
+        Meaning.CANCELLED,
+        _batch_url(batch),
+        lambda signer, reason: services.batch_cancel(
+            actor=request.user, batch=batch, reason=reason, signer=signer
+        ),
+        f"Batch {batch.number} cancelled.",
+    )
+
+
+@login_required
+@require_POST
+def batch_repoint(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = selectors.batch_get(actor=request.user, pk=pk)
+    return _signed(
+        request,
+        Meaning.APPROVED,
+        _batch_url(batch),
+        lambda signer, reason: services.batch_repoint(
+            actor=request.user, batch=batch, signer=signer, reason=reason
+        ),
+        f"Batch {batch.number} re-pointed to the current approved recipe version.",
     )
 
 
@@ -397,4 +416,13 @@ def batch_ebr_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     batch = selectors.batch_get(actor=request.user, pk=pk)
     response = HttpResponse(ebr.ebr_pdf(batch), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="EBR-{batch.number}.pdf"'
+    return response
+
+
+@login_required
+@require_GET
+def batch_batchml(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = selectors.batch_get(actor=request.user, pk=pk)
+    response = HttpResponse(batchml.batchml_export(batch), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="BatchML-{batch.number}.xml"'
     return response

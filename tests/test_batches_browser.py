@@ -70,3 +70,112 @@ def test_an_operator_executes_a_phase_at_the_terminal(
         f"{batch.number}: Charge temperature out of limits",
         f"{batch.number}: RM-MONO dispensing outside tolerance",
     ]
+
+
+SHORT_TREE = {
+    "unit_procedures": [
+        {
+            "name": "Short",
+            "description": "",
+            "operations": [
+                {
+                    "name": "Make",
+                    "description": "",
+                    "phases": [
+                        {
+                            "name": "Heat",
+                            "instructions": "Heat to 60 °C.",
+                            "parameters": [
+                                {
+                                    "name": "Temperature",
+                                    "unit": "°C",
+                                    "data_type": "number",
+                                    "low_limit": "55",
+                                    "high_limit": "65",
+                                }
+                            ],
+                        },
+                        {
+                            "name": "Discharge",
+                            "instructions": "Discharge into drums.",
+                            "parameters": [],
+                            "outputs": [
+                                {
+                                    "material": "RESIN-T",
+                                    "kind": "product",
+                                    "expected_quantity": "2450",
+                                    "yield_low_pct": "90",
+                                    "yield_high_pct": "105",
+                                }
+                            ],
+                        },
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_an_operator_runs_a_short_batch_and_qa_releases_it(
+    browser_page, live_server, operator, supervisor, planner, recipe_author, qa_user
+):
+    from genealogy.models import Lot
+    from recipes.tests.factories import approved, draft_recipe
+
+    page = browser_page
+    version = approved(
+        draft_recipe(author=recipe_author, code="SHORT-1", tree=SHORT_TREE),
+        author=recipe_author,
+        reviewer=qa_user,
+    )
+    unit = f.reactor(cleaned_by=operator, verified_by=supervisor)
+    batch = f.started_batch(planner=planner, operator=operator, version=version, unit=unit)
+    assign_perm("equipment.operate_in_area", operator, unit.area)
+    login(page, live_server.url, operator.username)
+
+    # phase by phase at the terminal
+    for path, name, value in (("UP1/OP1/PH1", "Heat", "60"), ("UP1/OP1/PH2", "Discharge", None)):
+        page.goto(f"{live_server.url}/batches/{batch.pk}/")
+        with page.expect_navigation():
+            page.click(f"text={path} {name}")
+        with page.expect_navigation():
+            page.click("[data-testid=start-phase]")
+        if value is not None:
+            page.fill("[aria-label='Temperature']", value)
+            with page.expect_navigation():
+                page.click("[data-testid=values] button:has-text('Record')")
+        _sign(page, operator.username, DEFAULT_PASSWORD)
+        assert page.inner_text("[data-testid=phase-status]") == "Completed"
+
+    # yield and completion on the batch page
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    page.fill("[data-testid=yield-form] input[name=quantity]", "1950")
+    with page.expect_navigation():
+        page.click("[data-testid=yield-form] button[type=submit]")
+    with page.expect_navigation():
+        page.click("[data-testid=complete-batch]")
+    assert page.inner_text("[data-testid=batch-status]") == "Completed"
+
+    # the lab's results on the produced lot (quality's own pages), then QA releases
+    f.output_lot_results(batch, qa=qa_user)
+    page.context.clear_cookies()
+    login(page, live_server.url, qa_user.username)
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    assert "Review by exception (0)" in page.inner_text("body")
+    _sign(page, qa_user.username, DEFAULT_PASSWORD)
+
+    assert page.inner_text("[data-testid=batch-status]") == "Released"
+    batch.refresh_from_db()
+    assert batch.status == "released"
+    assert Lot.objects.get(pk=batch.output_lot_id).status == "released"
+    assert list(
+        Signature.objects.filter(meaning__in=["performed", "released"])
+        .order_by("id")
+        .values_list("meaning", "signer__username")
+    ) == [
+        ("performed", operator.username),
+        ("performed", operator.username),
+        ("released", qa_user.username),  # the batch record
+        ("released", qa_user.username),  # its output lot, by the same signature act
+    ]

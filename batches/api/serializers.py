@@ -12,6 +12,10 @@ class BatchOrderSerializer(serializers.ModelSerializer):
     product = serializers.CharField(source="product.code", read_only=True)
     unit = serializers.CharField(source="unit.code", read_only=True, default=None)
     output_lot = serializers.CharField(source="output_lot.lot_number", read_only=True, default=None)
+    needs_repoint = serializers.BooleanField(read_only=True)
+    superseded_by_version = serializers.IntegerField(
+        source="superseded_by_version.number", read_only=True, default=None
+    )
 
     class Meta:
         model = BatchOrder
@@ -28,6 +32,9 @@ class BatchOrderSerializer(serializers.ModelSerializer):
             "unit",
             "output_lot",
             "control_recipe_hash",
+            "needs_repoint",
+            "version_superseded_at",
+            "superseded_by_version",
             "created_at",
             "started_at",
             "completed_at",
@@ -112,8 +119,15 @@ class BatchYieldInputSerializer(serializers.Serializer):
     lot_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
-class BatchCancelInputSerializer(serializers.Serializer):
+class BatchCancelInputSerializer(SignatureInputSerializer):
     reason = serializers.CharField(max_length=1000)
+
+
+class BatchRepointInputSerializer(SignatureInputSerializer):
+    reason = serializers.CharField(max_length=1000)
+    recipe_version = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None
+    )
 
 
 class BatchSignInputSerializer(SignatureInputSerializer):

@@ -6,9 +6,11 @@ GET  /api/v1/batches/orders/{id}/               one batch
 POST /api/v1/batches/orders/{id}/start/         {unit}
 POST /api/v1/batches/orders/{id}/yield/         {quantity, lot_number?}
 POST /api/v1/batches/orders/{id}/complete/
-POST /api/v1/batches/orders/{id}/cancel/        {reason}
-POST /api/v1/batches/orders/{id}/release/       {username, password, reason}   signed
+POST /api/v1/batches/orders/{id}/cancel/        {username, password, reason}   signed
+POST /api/v1/batches/orders/{id}/repoint/       {username, password, reason, recipe_version?}  signed
+POST /api/v1/batches/orders/{id}/release/       {username, password, reason}   signed (+ lots)
 GET  /api/v1/batches/orders/{id}/ebr/           the EBR as JSON
+GET  /api/v1/batches/orders/{id}/batchml/       the EBR as BatchML (B2MML BatchProductionRecord)
 GET  /api/v1/batches/phases/?batch=ID           phases with values and uses
 POST /api/v1/batches/phases/{id}/start/
 POST /api/v1/batches/phases/{id}/values/        {name, value, instrument?}
@@ -22,13 +24,14 @@ DELETE is 405 everywhere (GMP records are never deleted).
 from typing import Any
 
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from batches import ebr, selectors, services
+from batches import batchml, ebr, selectors, services
 from batches.api import serializers as s
 from batches.models import MaterialUse, ParameterValue, PhaseExecution
 from equipment.models import Instrument, Unit
@@ -103,7 +106,28 @@ class BatchOrderViewSet(GmpReadOnlyViewSet):
     def cancel(self, request: Request, pk: Any = None) -> Response:
         batch = self.get_object()
         data = self.validated_input(s.BatchCancelInputSerializer)
-        return self._out(services.batch_cancel(actor=request.user, batch=batch, **data))
+        signer = _signer(request, data)
+        return self._out(
+            services.batch_cancel(
+                actor=request.user, batch=batch, reason=data["reason"], signer=signer
+            )
+        )
+
+    @extend_schema(request=s.BatchRepointInputSerializer, responses=s.BatchOrderSerializer)
+    @action(detail=True, methods=["post"])
+    def repoint(self, request: Request, pk: Any = None) -> Response:
+        batch = self.get_object()
+        data = self.validated_input(s.BatchRepointInputSerializer)
+        signer = _signer(request, data)
+        return self._out(
+            services.batch_repoint(
+                actor=request.user,
+                batch=batch,
+                signer=signer,
+                reason=data["reason"],
+                recipe_version_id=data["recipe_version"],
+            )
+        )
 
     @extend_schema(request=s.BatchSignInputSerializer, responses=s.BatchOrderSerializer)
     @action(detail=True, methods=["post"])
@@ -121,14 +145,31 @@ class BatchOrderViewSet(GmpReadOnlyViewSet):
     def ebr(self, request: Request, pk: Any = None) -> Response:
         return Response(ebr.ebr_export(self.get_object()))
 
+    @extend_schema(responses={(200, "application/xml"): str})
+    @action(detail=True, methods=["get"])
+    def batchml(self, request: Request, pk: Any = None) -> HttpResponse:
+        batch = self.get_object()
+        response = HttpResponse(batchml.batchml_export(batch), content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="BatchML-{batch.number}.xml"'
+        return response
+
 
 class PhaseExecutionViewSet(GmpReadOnlyViewSet):
     serializer_class = s.PhaseExecutionSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        scoped = PhaseExecution.objects.filter(
+            batch__in=selectors.batch_list(actor=self.request.user)
+        )
+        if self.action not in ("list", "retrieve", None):
+            # a command: the service locks and reloads the phase; only its id and batch are
+            # needed here (not every value and use of the phase)
+            return scoped.only("id", "batch")
+        return self._readable(scoped)
+
+    def _readable(self, scoped):  # type: ignore[no-untyped-def]
         qs = (
-            PhaseExecution.objects.filter(batch__in=selectors.batch_list(actor=self.request.user))
-            .select_related("batch", "completed_by", "verified_by")
+            scoped.select_related("batch", "completed_by", "verified_by")
             .defer("batch__control_recipe")
             .prefetch_related(
                 Prefetch(
@@ -150,7 +191,8 @@ class PhaseExecutionViewSet(GmpReadOnlyViewSet):
         return qs
 
     def _out(self, phase: Any, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.get_queryset().get(pk=phase.pk)).data, status=code)
+        scoped = PhaseExecution.objects.filter(pk=phase.pk)
+        return Response(self.get_serializer(self._readable(scoped).get()).data, status=code)
 
     @extend_schema(request=None, responses=s.PhaseExecutionSerializer)
     @action(detail=True, methods=["post"])

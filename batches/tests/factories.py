@@ -17,7 +17,13 @@ from mes.accounts.tests.factories import DEFAULT_PASSWORD
 from mes.esign.services import AuthenticatedSigner
 from quality import services as quality_services
 from quality.selectors import specification_approved_for
-from quality.tests.factories import PASSING, approved_spec, lot_with_results, sign_as
+from quality.tests.factories import (
+    PASSING,
+    approved_spec,
+    enter_results,
+    lot_with_results,
+    sign_as,
+)
 from recipes.models import RecipeVersion
 from recipes.tests.factories import approved_recipe
 
@@ -78,3 +84,12 @@ def started_batch(
 
 def phase(batch: BatchOrder, sequence: int) -> PhaseExecution:
     return PhaseExecution.objects.get(batch=batch, sequence=sequence)
+
+
+def output_lot_results(batch: BatchOrder, *, qa: Any, values: dict[str, Any] = PASSING) -> Lot:
+    """The lab results of the batch's output lot against its product's release specification
+    (made when missing): what quality needs before the batch release can release the lot."""
+    lot = BatchOrder.objects.select_related("output_lot__material").get(pk=batch.pk).output_lot
+    spec = specification_approved_for(lot.material) or approved_spec(material=lot.material)
+    enter_results(lot, spec, values, actor=qa)
+    return lot

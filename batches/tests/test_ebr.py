@@ -93,3 +93,15 @@ def test_pdf_marks_a_corrected_value_and_shows_the_original(batch, operator):
     # reportlab writes † (WinAnsi 0x86) and ° (0xB0) as octal escapes
     assert "(26 \\260C \\206)" in text
     assert "(\\206 corrected \\(misread\\); original: 24)" in text
+
+
+def test_pdf_holds_the_audit_trail_reconciliation_and_every_event(batch, operator):
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+    services.parameter_value_record(actor=operator, phase=ph, name="Charge temperature", value="24")
+
+    text = _pdf_text(ebr.ebr_pdf(batch))
+
+    assert "(Audit trail of the batch \\(event log\\))" in text
+    assert "(Material reconciliation)" in text
+    for event in ebr.ebr_export(batch)["events"]:
+        assert f"({event['type']})" in text

@@ -23,6 +23,7 @@ from genealogy.tests.factories import received_lot
 from mes.esign.models import Signature
 from mes.exceptions import Conflict, DomainError, InvalidInput, NotAuthorized, SignatureRefused
 from quality.models import Deviation
+from quality.tests.factories import PASSING
 from recipes.exceptions import BatchSizeOutOfRange
 
 pytestmark = pytest.mark.django_db
@@ -134,9 +135,11 @@ def test_start_is_refused_when_the_version_was_superseded(
     with pytest.raises(Conflict) as exc:
         services.batch_start(actor=operator, batch=batch, unit=unit)
 
+    assert exc.value.code == "batch_needs_repoint"
     assert exc.value.detail == (
-        "Version 1 of RESIN-T is superseded; the current approved version is 2. Only the "
-        "current approved version can be used for a new batch."
+        f"Batch {batch.number} was made on version 1 of RESIN-T, which is superseded; the "
+        "current approved version is 2. Re-point the batch to it or cancel the batch (both "
+        "signed)."
     )
     batch.refresh_from_db()
     assert (batch.status, batch.unit) == (BatchStatus.CREATED, None)
@@ -430,7 +433,15 @@ def _qa_of() -> Any:
     return User.objects.get(username="spec.approver")
 
 
-def run_batch(batch: BatchOrder, operator: Any, operator2: Any, qa: Any, *, yield_qty: str) -> None:
+def run_batch(
+    batch: BatchOrder,
+    operator: Any,
+    operator2: Any,
+    qa: Any,
+    *,
+    yield_qty: str,
+    results: dict[str, Any] | None = PASSING,
+) -> None:
     _finish_charge(batch, operator, qa, start=True)
     ph3 = services.phase_start(
         actor=operator, phase=f.phase(batch, 3), at=timezone.now() - timedelta(minutes=150)
@@ -443,6 +454,8 @@ def run_batch(batch: BatchOrder, operator: Any, operator2: Any, qa: Any, *, yiel
     services.material_dispense(actor=operator, phase=ph4, lot=aid, quantity="5")
     _close_phase(ph4, operator)
     services.batch_record_yield(actor=operator, batch=batch, quantity=yield_qty)
+    if results is not None:
+        f.output_lot_results(batch, qa=qa, values=results)
 
 
 def test_full_record_completed_and_released(batch, operator, operator2, qa_user, unit):
@@ -458,16 +471,17 @@ def test_full_record_completed_and_released(batch, operator, operator2, qa_user,
     assert (lot.material.code, lot.quantity, lot.status) == (
         "RESIN-T",
         Decimal("1950"),
-        "quarantine",
+        "released",
     )
     y = batch.yields.get()
     assert (y.yield_pct, y.is_within_range) == (Decimal("99.490"), True)
     unit.refresh_from_db()
     assert unit.status != "in_use"
     assert _signatures(batch) == [("released", qa_user.pk)]
-    assert list(batch.events.values_list("type", flat=True))[-2:] == [
+    assert list(batch.events.values_list("type", flat=True))[-3:] == [
         BatchEventType.COMPLETED,
         BatchEventType.RELEASED,
+        BatchEventType.LOT_RELEASED,
     ]
 
 
