@@ -29,4 +29,19 @@ class WorkordersConfig(AppConfig):
                 order=260,
             )
         )
-        # The demo step (workorders.demo) is not written yet: nothing is registered.
+        from genealogy.gates import register_consumption_gate
+        from mes.registry import register_demo_step
+        from quality.signals import lot_released
+        from workorders.demo import build_demo_workorders
+        from workorders.gates import reserved_lot_gate
+        from workorders.receivers import on_lot_released
+
+        register_consumption_gate(reserved_lot_gate)
+        lot_released.connect(on_lot_released, dispatch_uid="workorders.handoff")
+        register_demo_step(
+            "workorders.packaging",
+            build_demo_workorders,
+            order=600,
+            title="Packaging line PK: kit BOM and routing, an open and a closed work order, "
+            "the resin handoff rule",
+        )

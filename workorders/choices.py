@@ -39,6 +39,7 @@ class WorkOrderSource(models.TextChoices):
     PLANNER = "planner", "Planner"
     API = "api", "API"
     ERP = "erp", "ERP"
+    HANDOFF = "handoff", "Mixed-mode handoff"
 
 
 class WorkOrderStatus(models.TextChoices):
@@ -80,3 +81,5 @@ class WorkOrderEventType(models.TextChoices):
     SERIAL_ISSUED = "unit.serial_issued", "Serial issued"
     COMPONENT_CONSUMED = "unit.component_consumed", "Component consumed"
     INSPECTED = "unit.inspected", "Inspected"
+    LOT_RESERVED = "lot.reserved", "Lot reserved"
+    RESERVATION_ENDED = "lot.reservation_ended", "Lot reservation ended"

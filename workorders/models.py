@@ -615,3 +615,68 @@ class WorkOrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.work_order_id}"
+
+
+@audited(deletable=False)
+class HandoffRule(models.Model):
+    """Mixed mode: when QA releases a lot of `material`, a work order for `item` is created
+    and released on `area` (the line) for the released quantity converted by the BOM's
+    quantity per, with the lot reserved for it."""
+
+    material = models.ForeignKey("genealogy.Material", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("genealogy.Material", on_delete=models.PROTECT, related_name="+")
+    area = models.ForeignKey("equipment.Area", on_delete=models.PROTECT, related_name="+")
+    is_active = models.BooleanField(default=True)
+    serial_pattern = models.CharField(max_length=100, blank=True, default="")
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["material__code", "item__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["material", "item"],
+                condition=Q(is_active=True),
+                name="workorders_handoff_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.material.code} released → {self.item.code} on {self.area.code}"
+
+
+@audited(deletable=False)
+class LotReservation(models.Model):
+    """A lot held for one work order: no other work order or batch may consume it while the
+    reservation is open (a genealogy consumption gate registered by workorders). It ends when
+    the work order closes or is cancelled. One per lot and handoff rule (idempotency)."""
+
+    lot = models.ForeignKey("genealogy.Lot", on_delete=models.PROTECT, related_name="+")
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="reservations")
+    rule = models.ForeignKey(
+        HandoffRule, null=True, blank=True, on_delete=models.PROTECT, related_name="reservations"
+    )
+    quantity = models.DecimalField(**QTY)
+    created_at = models.DateTimeField(db_default=Now())
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "lot"],
+                condition=Q(rule__isnull=False),
+                name="workorders_reservation_once_per_rule",
+            ),
+            models.UniqueConstraint(
+                fields=["lot", "work_order"], name="workorders_reservation_lot_wo"
+            ),
+        ]
+        indexes = [models.Index(fields=["lot", "ended_at"], name="workorders_resv_lot_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.lot_id} reserved for {self.work_order_id}"

@@ -9,7 +9,7 @@ written only through `genealogy.services`; quality (NCR, SPC) through `workorder
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -58,9 +58,11 @@ from workorders.models import (
     BomLine,
     ComponentConsumption,
     DowntimeRecord,
+    HandoffRule,
     InspectionCharacteristic,
     InspectionResult,
     LaborRecord,
+    LotReservation,
     MachineRecord,
     QuantityReport,
     ReasonCode,
@@ -628,6 +630,7 @@ def work_order_cancel(*, actor: Any, work_order: WorkOrder, reason: str) -> Work
         wo.status = WorkOrderStatus.CANCELLED
         wo.save(update_fields=["status"])
         _event(wo, WorkOrderEventType.CANCELLED, actor, reason=reason)
+        _reservations_end(wo, actor, why="work order cancelled")
     return wo
 
 
@@ -1346,6 +1349,7 @@ def work_order_close(*, actor: Any, work_order: WorkOrder) -> WorkOrder:
         wo.closed_at = timezone.now()
         wo.closed_by = actor
         wo.save(update_fields=["status", "closed_at", "closed_by", "finished_lot"])
+        _reservations_end(wo, actor, why="work order closed")
         _event(
             wo,
             WorkOrderEventType.CLOSED,
@@ -1359,3 +1363,182 @@ def work_order_close(*, actor: Any, work_order: WorkOrder) -> WorkOrder:
             ),
         )
     return wo
+
+
+# --- mixed-mode handoff ----------------------------------------------------------------------
+
+
+def _reservations_end(wo: WorkOrder, actor: Any, *, why: str) -> None:
+    now = timezone.now()
+    for reservation in LotReservation.objects.select_for_update().filter(
+        work_order=wo, ended_at__isnull=True
+    ):
+        reservation.ended_at = now
+        reservation.save(update_fields=["ended_at"])
+        _event(
+            wo,
+            WorkOrderEventType.RESERVATION_ENDED,
+            actor,
+            lot=reservation.lot.lot_number,
+            reason=why,
+        )
+
+
+def _handoff_line(item: Material, material: Material, on: date) -> tuple[Bom, BomLine]:
+    bom = _latest(Bom, item, on)
+    line = (
+        bom.lines.filter(component=material).order_by("position").first()
+        if bom is not None
+        else None
+    )
+    if bom is None or line is None:
+        raise InvalidInput(
+            f"{item.code} has no BOM that uses {material.code}: the released quantity cannot "
+            "be converted into a work-order quantity."
+        )
+    return bom, line
+
+
+def handoff_quantity(*, item: Material, bom: Bom, line: BomLine, lot_quantity: Decimal) -> Decimal:
+    """The quantity of `item` that `lot_quantity` of the component makes (BOM quantity per;
+    whole units for a serialized item)."""
+    qty = lot_quantity * bom.base_quantity / line.quantity_per
+    if item.is_serialized:
+        return qty.to_integral_value(rounding=ROUND_FLOOR)
+    return qty.quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)
+
+
+@transaction.atomic
+def handoff_rule_create(
+    *,
+    actor: Any,
+    material: Material,
+    item: Material,
+    area: Area,
+    serial_pattern: str = "",
+    note: str = "",
+) -> HandoffRule:
+    """A mixed-mode rule: when QA releases a lot of `material`, create and release a work
+    order for `item` on `area`. The item's BOM must use the material and its routing must
+    start in the area."""
+    _require(actor, "workorders.add_handoffrule", "define handoff rules")
+    if material.pk == item.pk:
+        raise InvalidInput("A handoff rule makes another item from the released material.")
+    _handoff_line(item, material, timezone.localdate())
+    routing = _latest(Routing, item, timezone.localdate())
+    first = (
+        routing.operations.select_related("work_center").order_by("seq").first()
+        if routing is not None
+        else None
+    )
+    if first is None:
+        raise InvalidInput(f"{item.code} has no routing to make it on {area.code}.")
+    if first.work_center.area_id != area.pk:
+        raise InvalidInput(
+            f"{routing} starts at {first.work_center.code}, which is not in area {area.code}."
+        )
+    if item.is_serialized and serial_pattern:
+        if "{seq" not in serial_pattern:
+            raise InvalidInput("The serial pattern needs a {seq} field, e.g. {seq:05d}.")
+        _format_serial(serial_pattern, item=item, work_order_number="WO", seq=1)
+    if HandoffRule.objects.filter(material=material, item=item, is_active=True).exists():
+        raise Conflict(
+            f"An active handoff rule {material.code} → {item.code} exists.",
+            code="duplicate_handoff_rule",
+        )
+    with acting_as(actor, reason=f"handoff rule {material.code} → {item.code} on {area.code}"):
+        return HandoffRule.objects.create(
+            material=material,
+            item=item,
+            area=area,
+            serial_pattern=(serial_pattern or "").strip()[:100],
+            note=(note or "").strip()[:200],
+            created_by=actor,
+        )
+
+
+@transaction.atomic
+def handoff_rule_set_active(
+    *, actor: Any, rule: HandoffRule, is_active: bool, reason: str
+) -> HandoffRule:
+    _require(actor, "workorders.change_handoffrule", "change handoff rules")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Switching a handoff rule on or off needs a reason.")
+    locked = HandoffRule.objects.select_for_update().get(pk=rule.pk)
+    if locked.is_active == is_active:
+        raise InvalidTransition(f"The rule is already {'active' if is_active else 'inactive'}.")
+    if (
+        is_active
+        and HandoffRule.objects.filter(
+            material_id=locked.material_id, item_id=locked.item_id, is_active=True
+        ).exists()
+    ):
+        raise Conflict("Another active rule for the same material and item exists.")
+    with acting_as(actor, reason=reason):
+        locked.is_active = is_active
+        locked._change_reason = reason  # type: ignore[attr-defined]
+        locked.save(update_fields=["is_active"])
+    return locked
+
+
+@transaction.atomic
+def handoff_lot_released(*, actor: Any, rule: HandoffRule, lot: Lot) -> WorkOrder | None:
+    """The handoff of one released lot under one rule: a work order for the rule's item, for
+    the lot's quantity converted by the BOM's quantity per, created and released with the lot
+    reserved for it. Idempotent: one work order per lot and rule (the rule row is locked, the
+    reservation is unique per rule and lot), so a second signal returns the same order.
+    Returns None when the rule is inactive."""
+    _require(actor, "workorders.add_workorder", "hand lots over to work orders")
+    locked = HandoffRule.objects.select_for_update().select_related("item", "area").get(pk=rule.pk)
+    done = LotReservation.objects.filter(rule=locked, lot_id=lot.pk).select_related("work_order")
+    if done.exists():
+        return done.first().work_order  # type: ignore[union-attr]
+    if not locked.is_active:
+        return None
+    lot = Lot.objects.select_related("material").get(pk=lot.pk)
+    if lot.material_id != locked.material_id:
+        raise InvalidInput(f"Lot {lot.lot_number} is not {locked.material.code}.")
+    if lot.status != "released":
+        raise InvalidTransition(f"Lot {lot.lot_number} is {lot.status}, not released.")
+    if lot.quantity <= 0:
+        raise InvalidInput(f"Lot {lot.lot_number} is empty.")
+    today = timezone.localdate()
+    item = locked.item
+    bom, line = _handoff_line(item, locked.material, today)
+    quantity = handoff_quantity(item=item, bom=bom, line=line, lot_quantity=lot.quantity)
+    if quantity <= 0:
+        raise InvalidInput(
+            f"Lot {lot.lot_number} holds {_num(lot.quantity)} {lot.uom}, less than one "
+            f"{item.code} needs ({_num(line.quantity_per)})."
+        )
+    why = f"mixed-mode handoff: lot {lot.lot_number} released → {item.code} (rule {locked.pk})"
+    with acting_as(actor, reason=why):
+        wo = work_order_create(
+            actor=actor,
+            item=item,
+            quantity=quantity,
+            due_date=today + timedelta(days=1),
+            bom=bom,
+            source=WorkOrderSource.HANDOFF,
+            external_ref=f"lot {lot.lot_number} rule {locked.pk}"[:100],
+            serial_pattern=locked.serial_pattern,
+        )
+        if wo.area_id != locked.area_id:
+            raise InvalidInput(
+                f"{wo.routing} starts outside area {locked.area.code}: no work order made."
+            )
+        reserved = quantity * line.quantity_per / bom.base_quantity
+        LotReservation.objects.create(
+            lot=lot, work_order=wo, rule=locked, quantity=min(reserved, lot.quantity)
+        )
+        _event(
+            wo,
+            WorkOrderEventType.LOT_RESERVED,
+            actor,
+            lot=lot.lot_number,
+            quantity=_num(min(reserved, lot.quantity)),
+            rule=locked.pk,
+            reason=why,
+        )
+        return work_order_release(actor=actor, work_order=wo)

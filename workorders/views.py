@@ -15,17 +15,24 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from equipment.models import WorkCenter
+from equipment.models import Area, WorkCenter
 from equipment.selectors import areas_visible_to
-from mes.exceptions import DomainError
+from genealogy.models import Material
+from mes.esign.selectors import signatures_for_record
+from mes.esign.services import signer_authenticate
+from mes.exceptions import DomainError, InvalidInput
 from workorders import selectors, services
-from workorders.choices import ReasonKind, UnitStatus
+from workorders.choices import CharacteristicKind, ReasonKind, TimeBasis, UnitStatus
 from workorders.models import (
+    Bom,
     DowntimeRecord,
+    HandoffRule,
     InspectionCharacteristic,
     LaborRecord,
+    LotReservation,
     MachineRecord,
     ReasonCode,
+    Routing,
     WorkOrder,
     WorkOrderOperation,
     WorkOrderUnit,
@@ -391,4 +398,386 @@ def variance(request: HttpRequest) -> HttpResponse:
             "groups": [g for g in selectors.GROUPS if g != "operation"],
             "query": request.GET.urlencode(),
         },
+    )
+
+
+# --- authoring: BOM and routing versions, handoff rules --------------------------------------
+
+TIME_BASES = TimeBasis.choices
+CHAR_KINDS = CharacteristicKind.choices
+
+
+def _rows(post: Any, names: tuple[str, ...], keys: int = 2) -> list[dict[str, str]]:
+    """Parallel lists from a form whose rows repeat the same field names; a row whose first
+    `keys` fields are blank is an empty row and dropped (selects always send a value)."""
+    columns = [post.getlist(name) for name in names]
+    rows = []
+    for values in zip(*columns, strict=False):
+        row = {name: (value or "").strip() for name, value in zip(names, values, strict=True)}
+        if any(row[name] for name in names[:keys]):
+            rows.append(row)
+    return rows
+
+
+def _day(value: str, what: str) -> Any:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007  (a calendar date)
+    except ValueError as exc:
+        raise InvalidInput(f"The {what} must be a date (YYYY-MM-DD).") from exc
+
+
+def _material(code: str, what: str) -> Material:
+    found = Material.objects.filter(code=code).first() if code else None
+    if found is None:
+        raise InvalidInput(f"{what}: unknown material {code!r}.")
+    return found
+
+
+def _center(code: str, what: str) -> WorkCenter:
+    found = WorkCenter.objects.filter(code=code).first() if code else None
+    if found is None:
+        raise InvalidInput(f"{what}: unknown work center {code!r}.")
+    return found
+
+
+def _int(value: str, what: str) -> int:
+    if not value.isdigit():
+        raise InvalidInput(f"{what} must be a whole number (got {value!r}).")
+    return int(value)
+
+
+BOM_FIELDS = ("component", "quantity_per", "scrap_factor", "operation_seq")
+OP_FIELDS = (
+    "seq",
+    "name",
+    "work_center",
+    "alternatives",
+    "setup_minutes",
+    "run_minutes_per_unit",
+    "time_basis",
+    "crew_size",
+)
+CHAR_FIELDS = ("char_seq", "char_name", "char_kind", "char_low", "char_high", "char_unit")
+CHAR_FIELDS += ("char_spc",)
+
+
+def _bom_from_post(post: Any) -> dict[str, Any]:
+    lines = []
+    for n, row in enumerate(_rows(post, BOM_FIELDS), start=1):
+        lines.append(
+            {
+                "component": _material(row["component"], f"Line {n}"),
+                "quantity_per": row["quantity_per"],
+                "scrap_factor": row["scrap_factor"] or "0",
+                "operation_seq": _int(row["operation_seq"], f"Line {n}: the consuming operation"),
+            }
+        )
+    return {
+        "item": _material(post.get("item", "").strip(), "Item"),
+        "effective_from": _day(post.get("effective_from", ""), "effective-from date")
+        or timezone.localdate(),
+        "effective_to": _day(post.get("effective_to", ""), "effective-to date"),
+        "base_quantity": post.get("base_quantity") or "1",
+        "description": post.get("description", ""),
+        "lines": lines,
+    }
+
+
+def _routing_from_post(post: Any) -> dict[str, Any]:
+    chars: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(post, CHAR_FIELDS):
+        chars.setdefault(row["char_seq"], []).append(
+            {
+                "name": row["char_name"],
+                "kind": row["char_kind"],
+                "lower_limit": row["char_low"],
+                "upper_limit": row["char_high"],
+                "unit": row["char_unit"],
+                "spc_key": row["char_spc"],
+            }
+        )
+    operations = []
+    for row in _rows(post, OP_FIELDS, keys=3):
+        seq = _int(row["seq"], "An operation's sequence number")
+        what = f"Operation {seq}"
+        operations.append(
+            {
+                "seq": seq,
+                "name": row["name"],
+                "work_center": _center(row["work_center"], what),
+                "alternative_work_centers": [
+                    _center(code.strip(), f"{what} (alternative)")
+                    for code in row["alternatives"].split(",")
+                    if code.strip()
+                ],
+                "setup_minutes": row["setup_minutes"] or "0",
+                "run_minutes_per_unit": row["run_minutes_per_unit"] or "0",
+                "time_basis": row["time_basis"] or TimeBasis.BOTH,
+                "crew_size": _int(row["crew_size"] or "1", f"{what}: the crew size"),
+                "characteristics": chars.pop(row["seq"], []),
+            }
+        )
+    if chars:
+        raise InvalidInput(
+            f"Inspection characteristics refer to operation(s) {', '.join(sorted(chars))} "
+            "that the routing lacks."
+        )
+    return {
+        "item": _material(post.get("item", "").strip(), "Item"),
+        "effective_from": _day(post.get("effective_from", ""), "effective-from date")
+        or timezone.localdate(),
+        "effective_to": _day(post.get("effective_to", ""), "effective-to date"),
+        "description": post.get("description", ""),
+        "operations": operations,
+    }
+
+
+def _bom_rows_of(bom: Bom | None) -> list[dict[str, Any]]:
+    if bom is None:
+        return [{}, {}, {}]
+    return [
+        {
+            "component": line.component.code,
+            "quantity_per": f"{line.quantity_per.normalize():f}",
+            "scrap_factor": f"{line.scrap_factor.normalize():f}",
+            "operation_seq": line.operation_seq,
+        }
+        for line in bom.lines.select_related("component").order_by("position")
+    ]
+
+
+def _routing_rows_of(routing: Routing | None) -> tuple[list[dict], list[dict]]:
+    if routing is None:
+        return [{}, {}], [{}]
+    ops, chars = [], []
+    for op in routing.operations.select_related("work_center").order_by("seq"):
+        ops.append(
+            {
+                "seq": op.seq,
+                "name": op.name,
+                "work_center": op.work_center.code,
+                "alternatives": ", ".join(c.code for c in op.alternative_work_centers.all()),
+                "setup_minutes": f"{op.setup_minutes.normalize():f}",
+                "run_minutes_per_unit": f"{op.run_minutes_per_unit.normalize():f}",
+                "time_basis": op.time_basis,
+                "crew_size": op.crew_size,
+            }
+        )
+        for c in op.characteristics.order_by("position"):
+            chars.append(
+                {
+                    "char_seq": op.seq,
+                    "char_name": c.name,
+                    "char_kind": c.kind,
+                    "char_low": "" if c.lower_limit is None else f"{c.lower_limit.normalize():f}",
+                    "char_high": "" if c.upper_limit is None else f"{c.upper_limit.normalize():f}",
+                    "char_unit": c.unit,
+                    "char_spc": c.spc_key,
+                }
+            )
+    return ops, chars or [{}]
+
+
+def _posted_rows(post: Any, names: tuple[str, ...]) -> list[dict[str, str]]:
+    return _rows(post, names) or [{}]
+
+
+def _authoring_context() -> dict[str, Any]:
+    return {
+        "materials": Material.objects.filter(is_active=True).order_by("code"),
+        "centers": WorkCenter.objects.filter(is_active=True).order_by("code"),
+        "time_bases": TIME_BASES,
+        "char_kinds": CHAR_KINDS,
+    }
+
+
+def _source_version(model: type[Bom] | type[Routing], value: str | None) -> Any:
+    return model.objects.filter(pk=value).first() if value and value.isdigit() else None
+
+
+@login_required
+def bom_new(request: HttpRequest) -> HttpResponse:
+    """Author a draft BOM version (or a new version from an existing one: ?from=<id>)."""
+    context = _authoring_context()
+    if request.method == "POST":
+        try:
+            bom = services.bom_create(actor=request.user, **_bom_from_post(request.POST))
+        except DomainError as exc:
+            context.update(
+                error=exc.detail,
+                form=request.POST,
+                rows=_posted_rows(request.POST, BOM_FIELDS),
+            )
+            return render(request, "workorders/bom_form.html", context, status=exc.status_code)
+        messages.success(request, f"{bom} saved as a draft.")
+        return HttpResponseRedirect(reverse("workorders:bom_detail", args=[bom.pk]))
+    source = _source_version(Bom, request.GET.get("from"))
+    form = {"item": source.item.code, "base_quantity": source.base_quantity} if source else {}
+    context.update(form=form, rows=_bom_rows_of(source), source=source)
+    return render(request, "workorders/bom_form.html", context)
+
+
+@login_required
+def routing_new(request: HttpRequest) -> HttpResponse:
+    context = _authoring_context()
+    if request.method == "POST":
+        try:
+            routing = services.routing_create(
+                actor=request.user, **_routing_from_post(request.POST)
+            )
+        except DomainError as exc:
+            context.update(
+                error=exc.detail,
+                form=request.POST,
+                ops=_posted_rows(request.POST, OP_FIELDS),
+                chars=_posted_rows(request.POST, CHAR_FIELDS),
+            )
+            return render(request, "workorders/routing_form.html", context, status=exc.status_code)
+        messages.success(request, f"{routing} saved as a draft.")
+        return HttpResponseRedirect(reverse("workorders:routing_detail", args=[routing.pk]))
+    source = _source_version(Routing, request.GET.get("from"))
+    ops, chars = _routing_rows_of(source)
+    form = {"item": source.item.code} if source else {}
+    context.update(form=form, ops=ops, chars=chars, source=source)
+    return render(request, "workorders/routing_form.html", context)
+
+
+ROW_TEMPLATES = {
+    "bom-line": "workorders/partials/_bom_line_row.html",
+    "operation": "workorders/partials/_operation_row.html",
+    "characteristic": "workorders/partials/_characteristic_row.html",
+}
+
+
+@login_required
+@require_GET
+def authoring_row(request: HttpRequest, kind: str) -> HttpResponse:
+    """HTMX: one empty row of the BOM or routing form, appended by "Add"."""
+    if kind not in ROW_TEMPLATES:
+        raise Http404("Unknown row.")
+    return render(request, ROW_TEMPLATES[kind], {"row": {}, **_authoring_context()})
+
+
+def _signed(request: HttpRequest, call: Callable[[Any], Any], success: str) -> bool:
+    """Authenticate the signer (outside any transaction), then call the service."""
+    try:
+        signer = signer_authenticate(
+            request=request,
+            actor=request.user,
+            username=request.POST.get("username", ""),
+            password=request.POST.get("password", ""),
+        )
+        call(signer)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return False
+    messages.success(request, success)
+    return True
+
+
+@login_required
+def bom_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    bom = selectors.bom_list().filter(pk=pk).first()
+    if bom is None:
+        raise Http404("No such BOM.")
+    if request.method == "POST":
+        _signed(
+            request,
+            lambda signer: services.bom_approve(
+                actor=request.user, bom=bom, signer=signer, reason=request.POST.get("reason", "")
+            ),
+            f"{bom} approved.",
+        )
+        return HttpResponseRedirect(reverse("workorders:bom_detail", args=[bom.pk]))
+    return render(
+        request,
+        "workorders/bom_detail.html",
+        {
+            "bom": bom,
+            "explosion": selectors.explosion_flat(selectors.bom_explode(bom)),
+            "signatures": signatures_for_record(bom),
+            "can_approve": request.user.has_perm("workorders.approve_bom"),
+        },
+    )
+
+
+@login_required
+def routing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    routing = selectors.routing_list().filter(pk=pk).first()
+    if routing is None:
+        raise Http404("No such routing.")
+    if request.method == "POST":
+        _signed(
+            request,
+            lambda signer: services.routing_approve(
+                actor=request.user,
+                routing=routing,
+                signer=signer,
+                reason=request.POST.get("reason", ""),
+            ),
+            f"{routing} approved.",
+        )
+        return HttpResponseRedirect(reverse("workorders:routing_detail", args=[routing.pk]))
+    return render(
+        request,
+        "workorders/routing_detail.html",
+        {
+            "routing": routing,
+            "signatures": signatures_for_record(routing),
+            "can_approve": request.user.has_perm("workorders.approve_routing"),
+        },
+    )
+
+
+@login_required
+def handoff_rules(request: HttpRequest) -> HttpResponse:
+    """Mixed-mode rules: list, create, switch on/off (with a reason)."""
+    status = 200
+    error = ""
+    if request.method == "POST":
+        post = request.POST
+        try:
+            if post.get("rule"):
+                rule = HandoffRule.objects.get(pk=_int(post["rule"], "The rule"))
+                rule = services.handoff_rule_set_active(
+                    actor=request.user,
+                    rule=rule,
+                    is_active=post.get("is_active") == "1",
+                    reason=post.get("reason", ""),
+                )
+                messages.success(request, f"{rule}: {'on' if rule.is_active else 'off'}.")
+            else:
+                area = Area.objects.filter(code=post.get("area", "")).first()
+                if area is None:
+                    raise InvalidInput(f"Unknown area {post.get('area', '')!r}.")
+                rule = services.handoff_rule_create(
+                    actor=request.user,
+                    material=_material(post.get("material", ""), "Released material"),
+                    item=_material(post.get("item", ""), "Item to make"),
+                    area=area,
+                    serial_pattern=post.get("serial_pattern", ""),
+                    note=post.get("note", ""),
+                )
+                messages.success(request, f"Rule {rule} created.")
+            return HttpResponseRedirect(reverse("workorders:handoff_rules"))
+        except DomainError as exc:
+            error, status = exc.detail, exc.status_code
+    rules = HandoffRule.objects.select_related("material", "item", "area").order_by("id")
+    reservations = LotReservation.objects.select_related("lot", "work_order", "rule").order_by(
+        "-id"
+    )[:50]
+    return render(
+        request,
+        "workorders/handoff_rules.html",
+        {
+            "rules": rules,
+            "reservations": reservations,
+            "error": error,
+            "form": request.POST if error else {},
+            "areas": areas_visible_to(request.user),
+            **_authoring_context(),
+        },
+        status=status,
     )

@@ -2,11 +2,13 @@
 
 from rest_framework import serializers
 
+from equipment.models import Area, WorkCenter
 from genealogy.models import Material
-from workorders.choices import SerialIssue, WorkOrderSource
+from workorders.choices import CharacteristicKind, SerialIssue, TimeBasis, WorkOrderSource
 from workorders.models import (
     Bom,
     BomLine,
+    HandoffRule,
     Routing,
     RoutingOperation,
     WorkOrder,
@@ -173,3 +175,78 @@ class VersionApproveInputSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(trim_whitespace=False)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class HandoffRuleSerializer(serializers.ModelSerializer):
+    material = serializers.CharField(source="material.code")
+    item = serializers.CharField(source="item.code")
+    area = serializers.CharField(source="area.code")
+
+    class Meta:
+        model = HandoffRule
+        fields = ["id", "material", "item", "area", "is_active", "serial_pattern", "note"]
+        read_only_fields = fields
+
+
+class HandoffRuleCreateInputSerializer(serializers.Serializer):
+    material = serializers.SlugRelatedField(slug_field="code", queryset=Material.objects.all())
+    item = serializers.SlugRelatedField(slug_field="code", queryset=Material.objects.all())
+    area = serializers.SlugRelatedField(slug_field="code", queryset=Area.objects.all())
+    serial_pattern = serializers.CharField(max_length=100, required=False, default="")
+    note = serializers.CharField(max_length=200, required=False, default="")
+
+
+class HandoffRuleSetActiveInputSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField()
+    reason = serializers.CharField(max_length=500)
+
+
+class BomLineInputSerializer(serializers.Serializer):
+    component = serializers.SlugRelatedField(slug_field="code", queryset=Material.objects.all())
+    quantity_per = serializers.DecimalField(max_digits=18, decimal_places=6)
+    scrap_factor = serializers.DecimalField(max_digits=6, decimal_places=4, default=0)
+    operation_seq = serializers.IntegerField(min_value=1)
+
+
+class BomCreateInputSerializer(serializers.Serializer):
+    item = serializers.SlugRelatedField(slug_field="code", queryset=Material.objects.all())
+    effective_from = serializers.DateField()
+    effective_to = serializers.DateField(required=False, allow_null=True, default=None)
+    base_quantity = serializers.DecimalField(max_digits=18, decimal_places=6, default=1)
+    description = serializers.CharField(max_length=200, required=False, default="")
+    lines = BomLineInputSerializer(many=True)
+
+
+class CharacteristicInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=CharacteristicKind.choices)
+    lower_limit = serializers.DecimalField(
+        max_digits=18, decimal_places=6, required=False, allow_null=True, default=None
+    )
+    upper_limit = serializers.DecimalField(
+        max_digits=18, decimal_places=6, required=False, allow_null=True, default=None
+    )
+    unit = serializers.CharField(max_length=20, required=False, default="")
+    spc_key = serializers.CharField(max_length=100, required=False, default="")
+
+
+class RoutingOperationInputSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=1)
+    name = serializers.CharField(max_length=200)
+    work_center = serializers.SlugRelatedField(slug_field="code", queryset=WorkCenter.objects.all())
+    alternative_work_centers = serializers.SlugRelatedField(
+        slug_field="code", queryset=WorkCenter.objects.all(), many=True, required=False
+    )
+    setup_minutes = serializers.DecimalField(max_digits=12, decimal_places=4, default=0)
+    run_minutes_per_unit = serializers.DecimalField(max_digits=12, decimal_places=4, default=0)
+    time_basis = serializers.ChoiceField(choices=TimeBasis.choices, default=TimeBasis.BOTH)
+    crew_size = serializers.IntegerField(min_value=1, default=1)
+    characteristics = CharacteristicInputSerializer(many=True, required=False)
+
+
+class RoutingCreateInputSerializer(serializers.Serializer):
+    item = serializers.SlugRelatedField(slug_field="code", queryset=Material.objects.all())
+    effective_from = serializers.DateField()
+    effective_to = serializers.DateField(required=False, allow_null=True, default=None)
+    description = serializers.CharField(max_length=200, required=False, default="")
+    operations = RoutingOperationInputSerializer(many=True)

@@ -16,7 +16,7 @@ from mes.exceptions import InvalidInput
 from workorders import selectors, services
 from workorders.api import serializers as s
 from workorders.choices import ReasonKind
-from workorders.models import ReasonCode, WorkOrderUnit
+from workorders.models import HandoffRule, ReasonCode, WorkOrderUnit
 
 
 def _reason(code: str, kind: str) -> ReasonCode | None:
@@ -46,6 +46,14 @@ class BomViewSet(_Signed, GmpReadOnlyViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.bom_list()
 
+    @extend_schema(request=s.BomCreateInputSerializer, responses=s.BomSerializer)
+    def create(self, request: Request) -> Response:
+        """A draft BOM version: lines with quantity per, scrap factor, consuming operation."""
+        data = self.validated_input(s.BomCreateInputSerializer)
+        lines = [dict(line) for line in data.pop("lines")]
+        bom = services.bom_create(actor=request.user, lines=lines, **data)
+        return Response(self.get_serializer(selectors.bom_list().get(pk=bom.pk)).data, 201)
+
     @extend_schema(request=s.VersionApproveInputSerializer, responses=s.BomSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: Any = None) -> Response:
@@ -60,6 +68,18 @@ class RoutingViewSet(_Signed, GmpReadOnlyViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.routing_list()
+
+    @extend_schema(request=s.RoutingCreateInputSerializer, responses=s.RoutingSerializer)
+    def create(self, request: Request) -> Response:
+        """A draft routing version: operations with work centers (and alternatives), setup and
+        run minutes, labor vs machine, crew size, the inspection plan."""
+        data = self.validated_input(s.RoutingCreateInputSerializer)
+        operations = [
+            {**op, "characteristics": [dict(c) for c in op.get("characteristics", [])]}
+            for op in (dict(o) for o in data.pop("operations"))
+        ]
+        routing = services.routing_create(actor=request.user, operations=operations, **data)
+        return Response(self.get_serializer(selectors.routing_list().get(pk=routing.pk)).data, 201)
 
     @extend_schema(request=s.VersionApproveInputSerializer, responses=s.RoutingSerializer)
     @action(detail=True, methods=["post"])
@@ -161,8 +181,8 @@ class UnitViewSet(GmpReadOnlyViewSet):
         ).select_related("operation", "work_order")
 
     def _body(self, unit: WorkOrderUnit) -> Response:
-        unit.refresh_from_db()
-        return Response(self.get_serializer(unit).data)
+        fresh = WorkOrderUnit.objects.select_related("operation").get(pk=unit.pk)
+        return Response(self.get_serializer(fresh).data)
 
     @extend_schema(request=s.ScanInputSerializer)
     @action(detail=True, methods=["post"])
@@ -216,6 +236,28 @@ class UnitViewSet(GmpReadOnlyViewSet):
             reason_code=_reason(data["reason"], ReasonKind.REWORK),
         )
         return self._body(unit)
+
+
+class HandoffRuleViewSet(GmpReadOnlyViewSet):
+    """Mixed-mode handoff rules: material released → work order for an item on a line."""
+
+    serializer_class = s.HandoffRuleSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return HandoffRule.objects.select_related("material", "item", "area").order_by("id")
+
+    @extend_schema(request=s.HandoffRuleCreateInputSerializer, responses=s.HandoffRuleSerializer)
+    def create(self, request: Request) -> Response:
+        data = self.validated_input(s.HandoffRuleCreateInputSerializer)
+        rule = services.handoff_rule_create(actor=request.user, **data)
+        return Response(self.get_serializer(rule).data, status=201)
+
+    @extend_schema(request=s.HandoffRuleSetActiveInputSerializer, responses=s.HandoffRuleSerializer)
+    @action(detail=True, methods=["post"], url_path="set-active")
+    def set_active(self, request: Request, pk: Any = None) -> Response:
+        data = self.validated_input(s.HandoffRuleSetActiveInputSerializer)
+        rule = services.handoff_rule_set_active(actor=request.user, rule=self.get_object(), **data)
+        return Response(self.get_serializer(rule).data)
 
 
 class VarianceView(APIView):

@@ -130,3 +130,88 @@ def test_api_bom_approval_is_signed(api_client, line, planner, qa_user):
         format="json",
     )
     assert (ok.status_code, ok.json()["status"]) == (200, "approved")
+
+
+def test_api_authors_a_bom_and_a_routing_then_approves_with_a_signature(
+    api_client, line, planner, qa_user
+):
+    api_client.force_authenticate(planner)
+    bom = api_client.post(
+        "/api/v1/workorders/boms/",
+        {
+            "item": "BOX-20",
+            "effective_from": timezone.localdate().isoformat(),
+            "base_quantity": "10",
+            "lines": [
+                {"component": "LBL-20", "quantity_per": "10", "operation_seq": 10},
+                {
+                    "component": "PAIL-20",
+                    "quantity_per": "10",
+                    "scrap_factor": "0.01",
+                    "operation_seq": 20,
+                },
+            ],
+        },
+        format="json",
+    )
+    assert bom.status_code == 201, bom.content
+    assert [(x["component"], x["operation_seq"]) for x in bom.json()["lines"]] == [
+        ("LBL-20", 10),
+        ("PAIL-20", 20),
+    ]
+    routing = api_client.post(
+        "/api/v1/workorders/routings/",
+        {
+            "item": "BOX-20",
+            "effective_from": timezone.localdate().isoformat(),
+            "operations": [
+                {
+                    "seq": 10,
+                    "name": "Fold",
+                    "work_center": "PK-ASM",
+                    "alternative_work_centers": ["PK-FIL"],
+                    "run_minutes_per_unit": "0.5",
+                    "time_basis": "machine",
+                },
+                {
+                    "seq": 20,
+                    "name": "Check",
+                    "work_center": "PK-QC",
+                    "crew_size": 2,
+                    "characteristics": [
+                        {"name": "Weight", "kind": "measured", "lower_limit": "1", "unit": "kg"}
+                    ],
+                },
+            ],
+        },
+        format="json",
+    )
+    assert routing.status_code == 201, routing.content
+    assert [o["work_center"] for o in routing.json()["operations"]] == ["PK-ASM", "PK-QC"]
+
+    api_client.force_authenticate(qa_user)
+    approved = api_client.post(
+        f"/api/v1/workorders/boms/{bom.json()['id']}/approve/",
+        {"username": qa_user.username, "password": DEFAULT_PASSWORD, "reason": "ok"},
+        format="json",
+    )
+    assert approved.status_code == 200, approved.content
+    assert approved.json()["status"] == "approved"
+
+
+def test_api_bom_with_a_bad_line_is_400_and_writes_nothing(api_client, line, planner):
+    from workorders.models import Bom
+
+    api_client.force_authenticate(planner)
+    response = api_client.post(
+        "/api/v1/workorders/boms/",
+        {
+            "item": "BOX-20",
+            "effective_from": timezone.localdate().isoformat(),
+            "lines": [{"component": "LBL-20", "quantity_per": "0", "operation_seq": 10}],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Line 1: the quantity per must be positive."
+    assert not Bom.objects.filter(item=line.box).exists()

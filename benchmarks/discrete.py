@@ -1,0 +1,460 @@
+"""Discrete manufacturing on PostgreSQL: 50 operator terminals through the real HTTP API, and the
+variance report over 1,000,000 time records.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mes_bench python benchmarks/discrete.py \
+        [--terminals 50] [--units 8] [--workers 3] [--threads 12] [--records 1000000]
+
+Use a scratch database (created if missing, migrated by the script): everything the run writes
+stays in the audit trail, which is append-only.
+
+1. Terminals. The script builds, through the services, a serialized item with an approved BOM
+   (one bulk component consumed at the first operation) and a 5-operation routing, and for each
+   terminal an operator (Operator role, granted the line, an API token), a released component
+   lot and a released work order of `--units` units. It starts gunicorn (gthread,
+   `--workers` x `--threads`, DEBUG=0) on the same database and runs one client thread per
+   terminal (httpx, keep-alive). Each terminal takes its units one after the other through every
+   operation: at the first it scans the component lot into the unit (`POST units/{id}/scan/`),
+   then completes the operation (`POST units/{id}/complete/`); every request is one service call
+   in one transaction, audited by the database triggers. Printed: operation completions per
+   second (completions / wall time of the whole run, scans included in the time), latency
+   p50/p95/p99 of the completions, all requests per second, errors.
+2. Variance. `--records` labor and machine records (half each, 50 per operation) on closed work
+   orders of the last 12 months are bulk-loaded with INSERT ... SELECT (through the audit
+   capture trigger, like any write), then `workorders.selectors.variance_report` is timed
+   grouped by item, work center and period (median of 3 runs).
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PYTHON = sys.executable
+GOAL_RATE, GOAL_P95_MS, GOAL_VARIANCE_S = 150.0, 150.0, 1.0
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("set DATABASE_URL to a scratch PostgreSQL database (superuser connection)")
+    return url
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = urlunparse(parts._replace(path="/postgres"))
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created database {name}")
+    conn.close()
+
+
+def _env(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="mes.settings.base",
+        DEBUG="0",
+        SECRET_KEY=env.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        DB_CONN_MAX_AGE="600",
+    )
+    env.pop("REDIS_URL", None)
+    return env
+
+
+# --- setup (through the services) -----------------------------------------------------------
+
+
+def _setup(tag: str, terminals: int, units: int) -> list[dict[str, Any]]:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from equipment.models import Area
+    from equipment.tests.factories import AreaFactory, WorkCenterFactory
+    from genealogy import services as genealogy
+    from mes.accounts import services as accounts
+    from mes.accounts.tests.factories import UserFactory
+    from mes.audit.context import system_context
+    from mes.esign.services import signer_for_system_command
+    from workorders import services
+
+    with system_context("benchmark", reason="discrete benchmark setup"):
+        admin = UserFactory(username=f"bench-admin-{tag}", is_superuser=True, is_staff=True)
+        qa = UserFactory(username=f"bench-qa-{tag}", roles=["QA Reviewer"])
+        area = AreaFactory(code=f"B{tag}"[:20], kind=Area.Kind.DISCRETE, name="Bench line")
+        centers = [
+            WorkCenterFactory(area=area, code=f"B{tag}-{n}"[:30], name=f"Bench center {n}")
+            for n in range(1, 6)
+        ]
+        for center in centers:
+            services.work_center_rate_set(
+                actor=admin, work_center=center, labor_rate="40", machine_rate="60"
+            )
+        item = genealogy.material_create(
+            actor=admin,
+            code=f"BK-{tag}",
+            name="Bench kit",
+            uom="ea",
+            kind="finished",
+            is_serialized=True,
+        )
+        resin = genealogy.material_create(
+            actor=admin, code=f"BR-{tag}", name="Bench resin", uom="kg", kind="intermediate"
+        )
+        start = timezone.localdate() - timedelta(days=1)
+        bom = services.bom_create(
+            actor=admin,
+            item=item,
+            effective_from=start,
+            lines=[{"component": resin, "quantity_per": "2", "operation_seq": 10}],
+        )
+        routing = services.routing_create(
+            actor=admin,
+            item=item,
+            effective_from=start,
+            operations=[
+                {
+                    "seq": 10 * n,
+                    "name": f"Step {n}",
+                    "work_center": centers[n - 1],
+                    "setup_minutes": "5",
+                    "run_minutes_per_unit": "0.5",
+                    "time_basis": "both",
+                    "crew_size": 1,
+                }
+                for n in range(1, 6)
+            ],
+        )
+        services.bom_approve(actor=qa, bom=bom, signer=signer_for_system_command(user=qa))
+        services.routing_approve(
+            actor=qa, routing=routing, signer=signer_for_system_command(user=qa)
+        )
+        plan = []
+        for t in range(terminals):
+            operator = UserFactory(username=f"bench-op-{tag}-{t:02d}", roles=["Operator"])
+            assign_perm("equipment.operate_in_area", operator, area)
+            _token, key = accounts.api_token_create(actor=admin, user=operator, name="terminal")
+            lot = genealogy.lot_receive(
+                actor=admin,
+                material=resin,
+                lot_number=f"BR-{tag}-{t:02d}",
+                quantity=Decimal(1000),
+                supplier="Bench",
+                supplier_lot_number=f"S-{tag}-{t:02d}",
+            )
+            genealogy.lot_set_status(actor=admin, lot=lot, status="released", reason="bench")
+            wo = services.work_order_create(
+                actor=admin,
+                item=item,
+                quantity=units,
+                due_date=start + timedelta(days=3),
+                serial_pattern=f"BK{tag}-{t:02d}-{{seq:05d}}",
+            )
+            wo = services.work_order_release(actor=admin, work_order=wo)
+            plan.append(
+                {
+                    "key": key,
+                    "lot": lot.lot_number,
+                    "units": list(wo.units.order_by("serial_number").values_list("pk", flat=True)),
+                    "ops": 5,
+                }
+            )
+    return plan
+
+
+# --- the HTTP run ---------------------------------------------------------------------------
+
+
+def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
+    server = subprocess.Popen(
+        [
+            str(Path(PYTHON).with_name("gunicorn")),
+            "mes.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--backlog",
+            "512",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code < 500:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.terminate()
+    sys.exit("gunicorn did not come up")
+
+
+def _terminal(
+    base: str, job: dict[str, Any], barrier: threading.Barrier, out: dict[str, list]
+) -> None:
+    import httpx
+
+    headers = {"Authorization": f"Token {job['key']}", "Accept": "application/json"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        barrier.wait()
+        for unit in job["units"]:
+            for index in range(job["ops"]):
+                if index == 0:
+                    t0 = time.perf_counter()
+                    r = client.post(
+                        f"/api/v1/workorders/units/{unit}/scan/", json={"code": job["lot"]}
+                    )
+                    out["scan"].append(time.perf_counter() - t0)
+                    if r.status_code != 200:
+                        out["errors"].append(f"scan {r.status_code} {r.text[:200]}")
+                t0 = time.perf_counter()
+                r = client.post(f"/api/v1/workorders/units/{unit}/complete/")
+                out["complete"].append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    out["errors"].append(f"complete {r.status_code} {r.text[:200]}")
+        out["done"].append(time.perf_counter())
+
+
+def _run_terminals(base: str, plan: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, list] = {"scan": [], "complete": [], "errors": [], "done": []}
+    barrier = threading.Barrier(len(plan) + 1)
+    threads = [
+        threading.Thread(target=_terminal, args=(base, job, barrier, out), daemon=True)
+        for job in plan
+    ]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = max(out["done"] or [time.perf_counter()]) - started
+    lat = sorted(out["complete"])
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+    return {
+        "wall": wall,
+        "completions": len(lat),
+        "rate": len(lat) / wall,
+        "requests_rate": (len(lat) + len(out["scan"])) / wall,
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "scan_p95": sorted(out["scan"])[int(0.95 * len(out["scan"]))] * 1000
+        if out["scan"]
+        else float("nan"),
+        "errors": out["errors"],
+    }
+
+
+# --- variance over 1,000,000 time records ---------------------------------------------------
+
+LOAD_SQL = """
+WITH wo AS (
+    INSERT INTO workorders_workorder
+        (number, item_id, quantity, due_date, area_id, bom_id, routing_id, status, source,
+         external_ref, serial_pattern, serial_issue, created_by_id, created_at, released_at,
+         closed_at, closed_by_id)
+    SELECT %(tag)s || '-' || lpad(g::text, 6, '0'), %(item)s, 100, current_date, %(area)s,
+           %(bom)s, %(routing)s, 'closed', 'planner', '', '', 'release', %(user)s,
+           now() - (g %% 365) * interval '1 day', now() - (g %% 365) * interval '1 day',
+           now() - (g %% 365) * interval '1 day' + interval '8 hours', %(user)s
+    FROM generate_series(%(lo)s, %(hi)s) g
+    RETURNING id
+), op AS (
+    INSERT INTO workorders_workorderoperation
+        (work_order_id, seq, name, work_center_id, routing_operation_id, is_first, is_last,
+         setup_minutes, run_minutes_per_unit, time_basis, crew_size, labor_rate, machine_rate,
+         qty_received, qty_good, qty_scrap, qty_rework, qty_rework_returned,
+         std_labor_hours, std_machine_hours)
+    SELECT wo.id, r.seq, r.name, r.work_center_id, r.id, r.seq = 10, r.seq = 50,
+           r.setup_minutes, r.run_minutes_per_unit, r.time_basis, r.crew_size, 40, 60,
+           100, 98, 2, 0, 0, (r.setup_minutes + r.run_minutes_per_unit * 100) / 60,
+           (r.setup_minutes + r.run_minutes_per_unit * 100) / 60
+    FROM wo CROSS JOIN workorders_routingoperation r WHERE r.routing_id = %(routing)s
+    RETURNING id, work_order_id
+), lab AS (
+    INSERT INTO workorders_laborrecord (operation_id, started_at, ended_at, seconds, operator_id)
+    SELECT op.id, now() - interval '1 day', now() - interval '1 day' + interval '1 minute' * k,
+           60 * k + (op.id %% 17), %(user)s
+    FROM op CROSS JOIN generate_series(1, %(per_op)s) k
+    RETURNING 1
+)
+INSERT INTO workorders_machinerecord (operation_id, started_at, ended_at, seconds, started_by_id)
+SELECT op.id, now() - interval '1 day', now() - interval '1 day' + interval '1 minute' * k,
+       55 * k + (op.id %% 13), %(user)s
+FROM op CROSS JOIN generate_series(1, %(per_op)s) k
+"""
+
+
+def _load_records(tag: str, records: int) -> float:
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from mes.audit.context import audit_context
+    from workorders.models import WorkOrder
+
+    sample = WorkOrder.objects.filter(number__startswith="WO-").order_by("-id").first()
+    user = get_user_model().objects.get(username=f"bench-admin-{tag}")
+    per_op = 50
+    orders = records // (2 * per_op * 5)
+    chunk = 400  # work orders (= 200,000 time records) per transaction
+    started = time.perf_counter()
+    for lo in range(1, orders + 1, chunk):
+        with (
+            audit_context(user=user, reason="discrete benchmark: bulk load of closed orders"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
+            cur.execute(
+                LOAD_SQL,
+                {
+                    "tag": f"VB{tag}",
+                    "item": sample.item_id,
+                    "area": sample.area_id,
+                    "bom": sample.bom_id,
+                    "routing": sample.routing_id,
+                    "user": user.pk,
+                    "lo": lo,
+                    "hi": min(orders, lo + chunk - 1),
+                    "per_op": per_op,
+                },
+            )
+        print(f"  loaded {min(orders, lo + chunk - 1) * 5 * per_op * 2:,} time records", flush=True)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE workorders_laborrecord")
+        cur.execute("ANALYZE workorders_machinerecord")
+        cur.execute("ANALYZE workorders_workorderoperation")
+        cur.execute("ANALYZE workorders_workorder")
+    return time.perf_counter() - started
+
+
+def _time_variance() -> dict[str, tuple[float, int]]:
+    from workorders.models import LaborRecord, MachineRecord
+    from workorders.selectors import variance_report
+
+    total = LaborRecord.objects.count() + MachineRecord.objects.count()
+    print(f"  {total:,} time records in the database")
+    timings = {}
+    for group in ("item", "work_center", "period"):
+        runs, rows = [], []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            rows = variance_report(group_by=group)
+            runs.append(time.perf_counter() - t0)
+        timings[group] = (statistics.median(runs), len(rows))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--terminals", type=int, default=50)
+    parser.add_argument("--units", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=12)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-variance", action="store_true")
+    args = parser.parse_args()
+
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    url = _database_url()
+    _ensure_database(url)
+    env = _env(url)
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    tag = f"{int(time.time()) % 1_000_000:06d}"
+    print(f"setup {tag}: {args.terminals} terminals x {args.units} units x 5 operations ...")
+    t0 = time.perf_counter()
+    plan = _setup(tag, args.terminals, args.units)
+    print(f"  setup took {time.perf_counter() - t0:.1f} s")
+    from django.db import connections
+
+    connections.close_all()
+
+    rows = []
+    if not args.skip_http:
+        server = _start_server(env, args.port, args.workers, args.threads)
+        try:
+            result = _run_terminals(f"http://127.0.0.1:{args.port}", plan)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        if result["errors"]:
+            print(f"  {len(result['errors'])} errors, first: {result['errors'][0]}")
+        rows += [
+            (
+                f"operation completions/s ({args.terminals} terminals, "
+                f"{args.workers}x{args.threads} gthread)",
+                f"{result['rate']:.1f}",
+                f">= {GOAL_RATE:.0f}",
+            ),
+            ("completion latency p50 (ms)", f"{result['p50']:.0f}", ""),
+            ("completion latency p95 (ms)", f"{result['p95']:.0f}", f"< {GOAL_P95_MS:.0f}"),
+            ("completion latency p99 (ms)", f"{result['p99']:.0f}", ""),
+            ("component scan latency p95 (ms)", f"{result['scan_p95']:.0f}", ""),
+            ("all requests/s (scans + completions)", f"{result['requests_rate']:.1f}", ""),
+            ("completions / errors", f"{result['completions']} / {len(result['errors'])}", "0"),
+        ]
+    if not args.skip_variance:
+        print(f"bulk-loading {args.records:,} time records ...")
+        load = _load_records(tag, args.records)
+        rows.append(("bulk load of the time records (s)", f"{load:.1f}", ""))
+        for group, (seconds, count) in _time_variance().items():
+            rows.append((f"variance report by {group} ({count} rows) (s)", f"{seconds:.3f}", "< 1"))
+    width = max(len(r[0]) for r in rows) + 2
+    print()
+    print(f"{'measure'.ljust(width)}{'value':>14}  goal")
+    print("-" * (width + 24))
+    for name, value, goal in rows:
+        print(f"{name.ljust(width)}{value:>14}  {goal}")
+
+
+if __name__ == "__main__":
+    main()
