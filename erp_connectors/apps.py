@@ -4,3 +4,22 @@ from django.apps import AppConfig
 class ErpConnectorsConfig(AppConfig):
     name = "erp_connectors"
     verbose_name = "ERP connectors"
+
+    def ready(self) -> None:
+        from erp_connectors.outbox import connect_receivers
+        from mes.accounts.roles import Role
+        from mes.registry import Tile, register_tile
+
+        connect_receivers()
+        register_tile(
+            Tile(
+                key="erp_connectors.outbox",
+                title="ERP messages",
+                url_name="erp_connectors:outbox",
+                roles=(Role.ADMINISTRATOR.value, Role.SUPERVISOR.value, Role.INTEGRATION.value),
+                description="ERP write-back: backlog, dead letters (inspect, fix, retry), "
+                "reconciliation",
+                order=900,
+                icon="⇄",
+            )
+        )

@@ -90,6 +90,9 @@ class OutboundMessage:
     erp_order_id: str
     payload: dict[str, Any]
     order_kind: str = "discrete"  # or "process"
+    # Delivery attempt, 1 = first. None = unknown: adapters whose ERP does not dedupe by key
+    # (SAP, Oracle, D365) then read back before posting, as they do on every attempt > 1.
+    attempt: int | None = None
 
 
 @dataclass
@@ -97,6 +100,9 @@ class DeliveryResult:
     external_ref: str = ""
     duplicate: bool = False
     detail: str = ""
+    # The HTTP exchanges of this delivery, for the outbox's audit record: [{"method", "url",
+    # "status" | "error", "request", "response", "ms"}] (bodies truncated, secrets never kept).
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AdapterError(Exception):
@@ -115,6 +121,7 @@ class AdapterError(Exception):
         self.retry_after = retry_after
         self.status = status
         self.body = body
+        self.exchanges: list[dict[str, Any]] = []  # as DeliveryResult.exchanges
 
 
 class Adapter(Protocol):
