@@ -15,9 +15,11 @@ PLANT_APPS = [
     "erp_connectors",
 ]
 
-api_v1 = [path("mes/", include("mes.api.urls"))] + [
-    path(f"{app.replace('_', '-')}/", include(f"{app}.api.urls")) for app in PLANT_APPS
-]
+api_v1 = [
+    path("mes/", include("mes.api.urls")),
+    path("analytics/", include("mes.analytics.api")),
+    path("diagnostic/", include("mes.diagnostic.api.urls")),
+] + [path(f"{app.replace('_', '-')}/", include(f"{app}.api.urls")) for app in PLANT_APPS]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,6 +28,8 @@ urlpatterns = [
     path("", include("mes.accounts.urls")),
     path("audit/", include("mes.audit.urls")),
     path("signatures/", include("mes.esign.urls")),
+    path("diagnostic/", include("mes.diagnostic.urls")),
+    path("analytics/", include("mes.analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -5,6 +5,7 @@ the software, not for GMP use. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOST
 DATABASE_URL (PostgreSQL) and REDIS_URL; `manage.py check --deploy` is then silent.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -252,6 +253,36 @@ CELERY_BEAT_SCHEDULE["equipment-preventive-maintenance"] = {
 CELERY_BEAT_SCHEDULE["quality-overdue-capa-reminders"] = {
     "task": "quality.remind_overdue_capa",
     "schedule": timedelta(hours=env_int("MES_CAPA_REMINDER_HOURS", 24)),
+}
+
+# ERP connectors: the outbox drain, the pull of inbound orders, reconciliation. Credentials by
+# connection name from the environment (JSON), never in the database.
+MES_ERP_CREDENTIALS: dict = json.loads(os.environ.get("MES_ERP_CREDENTIALS", "{}") or "{}")
+MES_ERP_OUTBOX_MAX_ATTEMPTS = env_int("MES_ERP_OUTBOX_MAX_ATTEMPTS", 8)
+MES_ERP_BACKOFF_BASE_SECONDS = float(os.environ.get("MES_ERP_BACKOFF_BASE_SECONDS", "5"))
+MES_ERP_BACKOFF_CAP_SECONDS = float(os.environ.get("MES_ERP_BACKOFF_CAP_SECONDS", "3600"))
+MES_ERP_OUTBOX_LEASE_SECONDS = env_int("MES_ERP_OUTBOX_LEASE_SECONDS", 120)
+MES_ERP_DRAIN_SECONDS = env_int("MES_ERP_DRAIN_SECONDS", 60)
+MES_ERP_DRAIN_BATCH = env_int("MES_ERP_DRAIN_BATCH", 50)
+MES_ERP_TASK_TIME_LIMIT = env_int("MES_ERP_TASK_TIME_LIMIT", 300)
+MES_ERP_DELIVER_ON_COMMIT = env_bool("MES_ERP_DELIVER_ON_COMMIT", True)
+MES_ERP_BACKLOG_WARN_MINUTES = env_int("MES_ERP_BACKLOG_WARN_MINUTES", 15)
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= MES_ERP_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be above MES_ERP_TASK_TIME_LIMIT (the longest task), "
+        "or a running task would be delivered to a second worker."
+    )
+CELERY_BEAT_SCHEDULE["erp-deliver-outbox"] = {
+    "task": "erp_connectors.deliver_outbox",
+    "schedule": timedelta(seconds=env_int("MES_ERP_DRAIN_EVERY_SECONDS", 30)),
+}
+CELERY_BEAT_SCHEDULE["erp-pull-orders"] = {
+    "task": "erp_connectors.pull_all",
+    "schedule": timedelta(minutes=env_int("MES_ERP_PULL_MINUTES", 5)),
+}
+CELERY_BEAT_SCHEDULE["erp-reconcile"] = {
+    "task": "erp_connectors.reconcile",
+    "schedule": timedelta(hours=env_int("MES_ERP_RECONCILE_HOURS", 6)),
 }
 
 # Audit trail checkpoints: Ed25519 key and the external append-only checkpoint log live

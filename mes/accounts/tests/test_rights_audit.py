@@ -48,9 +48,7 @@ def test_role_change_through_the_admin_is_audited(client, admin_user, operator):
     assert response.status_code == 302
     added = list(_events("accounts_user_groups", "INSERT"))[inserts:]
     removed = list(_events("accounts_user_groups", "DELETE"))[deletes:]
-    assert [(e.new_values["group_id"], e.user_name) for e in added] == [
-        (planners.pk, "ada.admin")
-    ]
+    assert [(e.new_values["group_id"], e.user_name) for e in added] == [(planners.pk, "ada.admin")]
     assert [(e.old_values["group_id"], e.user_name) for e in removed] == [
         (operators.pk, "ada.admin")
     ]
