@@ -125,7 +125,14 @@ def _route_sample(route: str) -> str:
 
 def _regex_sample(regex: str) -> str:
     text = regex.removeprefix("^").removesuffix("$").removesuffix("\\Z")
-    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: SAMPLES.get(m.group(1), "1"), text)
+
+    def group(m: re.Match) -> str:
+        name, body = m.group(1), m.group(2)
+        if re.fullmatch(r"[\w-]+(\|[\w-]+)+", body):  # a choice of words: take the first
+            return body.split("|")[0]
+        return SAMPLES.get(name, "1")
+
+    text = re.sub(r"\(\?P<(\w+)>([^)]*)\)", group, text)
     return text.replace("\\.", ".").replace("/?", "/")
 
 
