@@ -6,9 +6,10 @@ class ErpConnectorsConfig(AppConfig):
     verbose_name = "ERP connectors"
 
     def ready(self) -> None:
+        from erp_connectors.demo import build_demo_erp
         from erp_connectors.outbox import connect_receivers
         from mes.accounts.roles import Role
-        from mes.registry import Tile, register_tile
+        from mes.registry import Tile, register_demo_step, register_tile
 
         connect_receivers()
         register_tile(
@@ -22,4 +23,11 @@ class ErpConnectorsConfig(AppConfig):
                 order=900,
                 icon="⇄",
             )
+        )
+        register_demo_step(
+            "erp_connectors.sap",
+            build_demo_erp,
+            order=800,
+            title="SAP simulator: a process order and a pail order pulled, the batch released, "
+            "the handoff's pails packed, every confirmation delivered back to SAP",
         )
