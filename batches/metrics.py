@@ -39,6 +39,8 @@ from genealogy.models import Material
 from mes.analytics.buckets import bucket_starts, trunc
 from mes.analytics.figures import (
     as_float,
+    hours,
+    oee_table,
     on_buckets,
     pct,
     pct_of,
@@ -161,10 +163,6 @@ def oee_components(p: dict[str, float]) -> dict[str, float | None]:
     }
 
 
-def _hours(seconds: float) -> float:
-    return round(seconds / 3600, 2)
-
-
 def oee_per_unit(
     period: Period,
     *,
@@ -177,48 +175,20 @@ def oee_per_unit(
     for (code, _b), p in _oee_parts(period, bucket, work_center, unit, product).items():
         for name, value in p.items():
             per_unit[code][name] += value
-    result = MetricResult(
-        columns=[
-            "unit",
-            "occupied h",
-            "phases active h",
-            "availability %",
-            "performance %",
-            "quality %",
-            "OEE %",
-            "batches with yield",
-            "yield in range",
+    return oee_table(
+        per_unit,
+        label="unit",
+        components=oee_components,
+        before=[
+            ("occupied h", lambda p: hours(p["occupied_s"])),
+            ("phases active h", lambda p: hours(p["active_s"])),
+        ],
+        after=[
+            ("batches with yield", lambda p: int(p["yields"])),
+            ("yield in range", lambda p: int(p["in_range"])),
         ],
         note=OEE_NOTE,
     )
-    series: dict[str, list[tuple[Any, float | None]]] = {
-        "Availability": [],
-        "Performance": [],
-        "Quality": [],
-        "OEE": [],
-    }
-    for code in sorted(per_unit):
-        p = per_unit[code]
-        c = oee_components(p)
-        a, perf, q = pct_of(c["availability"]), pct_of(c["performance"]), pct_of(c["quality"])
-        for name, value in (("Availability", a), ("Performance", perf), ("Quality", q)):
-            series[name].append((code, value))
-        series["OEE"].append((code, c["oee"]))
-        result.rows.append(
-            {
-                "unit": code,
-                "occupied h": _hours(p["occupied_s"]),
-                "phases active h": _hours(p["active_s"]),
-                "availability %": a,
-                "performance %": perf,
-                "quality %": q,
-                "OEE %": c["oee"],
-                "batches with yield": int(p["yields"]),
-                "yield in range": int(p["in_range"]),
-            }
-        )
-    result.series = series if result.rows else {}
-    return result
 
 
 def oee_trend_per_unit(

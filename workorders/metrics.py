@@ -30,6 +30,8 @@ from genealogy.models import Material
 from mes.analytics.buckets import bucket_starts, trunc
 from mes.analytics.figures import (
     as_float,
+    hours,
+    oee_table,
     on_buckets,
     pct,
     pct_of,
@@ -169,10 +171,6 @@ def _sum_by(parts: dict[tuple[str, date], dict[str, float]], index: int) -> dict
     return totals
 
 
-def _hours(seconds: float) -> float:
-    return round(seconds / 3600, 2)
-
-
 def oee_per_work_center(
     period: Period,
     *,
@@ -181,50 +179,21 @@ def oee_per_work_center(
     product: str | None = None,
 ) -> MetricResult:
     per_wc = _sum_by(_oee_parts(period, bucket, work_center, product), 0)
-    result = MetricResult(
-        columns=[
-            "work center",
-            "run h",
-            "downtime h",
-            "availability %",
-            "performance %",
-            "quality %",
-            "OEE %",
-            "good",
-            "scrap",
-            "rework",
+    return oee_table(
+        per_wc,
+        label="work center",
+        components=oee_components,
+        before=[
+            ("run h", lambda p: hours(p["run_s"])),
+            ("downtime h", lambda p: hours(p["down_s"])),
+        ],
+        after=[
+            ("good", lambda p: p["good"]),
+            ("scrap", lambda p: p["scrap"]),
+            ("rework", lambda p: p["rework"]),
         ],
         note=OEE_NOTE,
     )
-    series: dict[str, list[tuple[Any, float | None]]] = {
-        "Availability": [],
-        "Performance": [],
-        "Quality": [],
-        "OEE": [],
-    }
-    for wc in sorted(per_wc):
-        p = per_wc[wc]
-        c = oee_components(p)
-        a, perf, q = pct_of(c["availability"]), pct_of(c["performance"]), pct_of(c["quality"])
-        for name, value in (("Availability", a), ("Performance", perf), ("Quality", q)):
-            series[name].append((wc, value))
-        series["OEE"].append((wc, c["oee"]))
-        result.rows.append(
-            {
-                "work center": wc,
-                "run h": _hours(p["run_s"]),
-                "downtime h": _hours(p["down_s"]),
-                "availability %": a,
-                "performance %": perf,
-                "quality %": q,
-                "OEE %": c["oee"],
-                "good": p["good"],
-                "scrap": p["scrap"],
-                "rework": p["rework"],
-            }
-        )
-    result.series = series if result.rows else {}
-    return result
 
 
 def oee_trend(

@@ -78,3 +78,65 @@ def shared(key: Any, fn: Callable[[], Any]) -> Any:
     if key not in memo:
         memo[key] = fn()
     return memo[key]
+
+
+def hours(seconds: float) -> float:
+    return round(seconds / 3600, 2)
+
+
+Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
+
+
+def oee_table(
+    per_resource: Mapping[str, Mapping[str, Any]],
+    *,
+    label: str,
+    components: Callable[[Mapping[str, Any]], Mapping[str, float | None]],
+    before: list[Column],
+    after: list[Column],
+    note: str,
+) -> Any:
+    """OEE per resource (work center, unit): one table row and one bar in each of the series
+    Availability, Performance, Quality and OEE per resource. `components(parts)` returns the
+    fractions "availability", "performance", "quality" (0..1) and "oee" (a percentage);
+    `before`/`after` are the app's own columns around the four percentages."""
+    from mes.registry import MetricResult
+
+    result = MetricResult(
+        columns=[
+            label,
+            *(c for c, _ in before),
+            "availability %",
+            "performance %",
+            "quality %",
+            "OEE %",
+            *(c for c, _ in after),
+        ],
+        note=note,
+    )
+    series: dict[str, list[tuple[Any, float | None]]] = {
+        "Availability": [],
+        "Performance": [],
+        "Quality": [],
+        "OEE": [],
+    }
+    for key in sorted(per_resource):
+        parts = per_resource[key]
+        c = components(parts)
+        a, perf, q = pct_of(c["availability"]), pct_of(c["performance"]), pct_of(c["quality"])
+        for name, value in (("Availability", a), ("Performance", perf), ("Quality", q)):
+            series[name].append((key, value))
+        series["OEE"].append((key, c["oee"]))
+        result.rows.append(
+            {
+                label: key,
+                **{column: fn(parts) for column, fn in before},
+                "availability %": a,
+                "performance %": perf,
+                "quality %": q,
+                "OEE %": c["oee"],
+                **{column: fn(parts) for column, fn in after},
+            }
+        )
+    result.series = series if result.rows else {}
+    return result
