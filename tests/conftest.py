@@ -29,3 +29,18 @@ def browser_page(chromium_browser, live_server):
     page.set_default_timeout(DEFAULT_TIMEOUT_MS)
     yield page
     context.close()
+
+
+@pytest.fixture
+def midday_time_zone(settings):
+    """Run the test in a time zone where it is around noon now, so that records dated a few
+    hours back fall on today's date whenever CI runs (no skip near midnight). `Etc/GMT-N` is
+    UTC+N (POSIX sign)."""
+    from django.utils import timezone
+
+    offset = (12 - timezone.now().hour) % 24
+    if offset > 12:
+        offset -= 24
+    settings.TIME_ZONE = f"Etc/GMT{-offset:+d}" if offset else "UTC"
+    assert 10 <= timezone.localtime().hour <= 14
+    return settings.TIME_ZONE

@@ -80,10 +80,9 @@ def _reactor(code, cleaned_at, operator, supervisor):
 
 
 @pytest.fixture
-def two_batches(version, planner, operator, operator2, supervisor, qa_user):
+def two_batches(midday_time_zone, version, planner, operator, operator2, supervisor, qa_user):
     t0 = timezone.now() - timedelta(hours=5)
-    if timezone.localtime(t0).date() != timezone.localdate():
-        pytest.skip("the records would straddle midnight")
+    assert timezone.localtime(t0).date() == timezone.localdate()
     r1 = _reactor("R-101", t0 - 30 * M, operator, supervisor)
     r2 = _reactor("R-102", t0 - 30 * M, operator, supervisor)
     b1 = _run(f.batch_order(planner=planner, version=version), r1, t0, operator, operator2, qa_user)
