@@ -76,6 +76,7 @@ class EventType(models.TextChoices):
     TRANSFERRED = "lot.transferred", "Transferred"
     SHIPPED = "lot.shipped", "Shipped"
     ADJUSTED = "lot.adjusted", "Adjusted"
+    RETURNED = "lot.returned", "Returned to stock"
     STATUS_CHANGED = "lot.status_changed", "Status changed"
 
 

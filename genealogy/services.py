@@ -524,13 +524,17 @@ def lot_produce(
             occurred_at=occurred_at,
             check_cycles=False,  # the lot is new: nothing descends from it yet
         )
+        returned = returned_quantities([event.pk for event in consumptions])
         for event in consumptions:
+            net = -event.quantity_delta - returned.get(event.pk, Decimal(0))
+            if net <= 0:
+                continue  # all of it went back to stock: none of it is in the new lot
             parent = Lot.objects.get(pk=event.lot_id)
             _link(
                 parent=parent,
                 child=lot,
                 kind=LinkKind.CONSUMED,
-                quantity=-event.quantity_delta,
+                quantity=net,
                 event=event,
                 ref=Ref(event.context_kind, event.context_ref, event.context_url),
             )
@@ -661,6 +665,77 @@ def lot_consume(
         into_id=into.pk if into is not None else None,
         context_kind=ref.kind,
         context_ref=ref.ref,
+    )
+    return event
+
+
+def returned_quantities(consumption_ids: Sequence[int]) -> dict[int, Decimal]:
+    """How much of each consumption event went back to stock (`lot_return`), by its id."""
+    totals: dict[int, Decimal] = {}
+    if not consumption_ids:
+        return totals
+    returns = LotEvent.objects.filter(
+        type=EventType.RETURNED, data__consumption__in=list(consumption_ids)
+    ).values_list("data", "quantity_delta")
+    for data, delta in returns:
+        key = int(data["consumption"])
+        totals[key] = totals.get(key, Decimal(0)) + delta
+    return totals
+
+
+@transaction.atomic
+def lot_return(
+    *,
+    actor: User,
+    consumption: LotEvent,
+    quantity: Any,
+    reason: str,
+    uom: str | None = None,
+    occurred_at: datetime | None = None,
+) -> LotEvent:
+    """Put back into its lot part of what an earlier consumption took and did not use (the
+    rest of a drum dispensed into a batch phase). Only a consumption not yet linked into a
+    product, and never more than it took less what already went back. The return is a new
+    ledger line in the consumption's context; the consumption itself stays as it was."""
+    occurred_at = _occurred(occurred_at)
+    reason = _text(reason, what="reason for the return", max_length=2000)
+    if consumption.type != EventType.CONSUMED:
+        raise InvalidInput(f"Event #{consumption.pk} is not a consumption.")
+    qty = in_uom(quantity, uom, consumption.uom, what="returned quantity")
+    if qty <= 0:
+        raise InvalidInput("A returned quantity must be positive.")
+    with acting_as(actor, reason=reason):
+        locked = _lock([consumption.lot])[consumption.lot_id]
+        if Link.objects.filter(event=consumption).exists():
+            raise InvalidInput(
+                f"What event #{consumption.pk} took of lot {locked.lot_number} is already in a "
+                "product: it cannot be returned (use a signed adjustment)."
+            )
+        left = -consumption.quantity_delta - returned_quantities([consumption.pk]).get(
+            consumption.pk, Decimal(0)
+        )
+        if qty > left:
+            raise InsufficientQuantity(
+                f"Only {left} {consumption.uom} of lot {locked.lot_number} taken by that "
+                f"consumption is left to return; {qty} cannot be returned."
+            )
+        event = _event(
+            type=EventType.RETURNED,
+            lot=locked,
+            delta=qty,
+            actor=actor,
+            operation_id=uuid.uuid4(),
+            occurred_at=occurred_at,
+            ref=Ref(consumption.context_kind, consumption.context_ref, consumption.context_url),
+            reason=reason,
+            data={"consumption": consumption.pk},
+        )
+        _save_lot(locked, actor, reason, ["quantity"])
+    _on_commit(
+        signals.lot_returned,
+        lot_id=locked.pk,
+        event_id=event.pk,
+        consumption_id=consumption.pk,
     )
     return event
 

@@ -12,4 +12,5 @@ lots_merged = Signal()  # lot_id (the target), source_ids
 lot_transferred = Signal()  # lot_id, location
 lot_shipped = Signal()  # lot_ids, customer, shipment_ref
 lot_adjusted = Signal()  # lot_id, event_id
+lot_returned = Signal()  # lot_id, event_id, consumption_id
 lot_status_changed = Signal()  # lot_id, old_status, new_status
