@@ -11,7 +11,6 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from equipment.models import Unit
@@ -20,38 +19,11 @@ from equipment.selectors import (
     unit_cleaning_status,
     unit_logbook,
 )
+from mes.pdf import numbered_canvas
 
 
 def _fmt(moment: datetime | None) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
-class _NumberedCanvas(canvas.Canvas):
-    """Defers page output to the end so that every page can say "page X of Y"."""
-
-    footer_left = ""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pages: list[dict] = []
-
-    def showPage(self) -> None:  # noqa: N802 (reportlab API)
-        self._pages.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._pages)
-        for state in self._pages:
-            self.__dict__.update(state)
-            self._draw_footer(total)
-            super().showPage()
-        super().save()
-
-    def _draw_footer(self, total: int) -> None:
-        width, _height = self._pagesize
-        self.setFont("Helvetica", 8)
-        self.drawString(15 * mm, 8 * mm, self.footer_left)
-        self.drawRightString(width - 15 * mm, 8 * mm, f"Page {self._pageNumber} of {total}")
 
 
 def unit_logbook_pdf(
@@ -151,12 +123,7 @@ def unit_logbook_pdf(
 
     footer = f"{unit.code} logbook · printed {_fmt(at)} by {printed_by.printed_name}"
 
-    def make_canvas(*args: Any, **kwargs: Any) -> _NumberedCanvas:
-        made = _NumberedCanvas(*args, **kwargs)
-        made.footer_left = footer
-        return made
-
-    doc.build(story, canvasmaker=make_canvas)
+    doc.build(story, canvasmaker=numbered_canvas(footer, font_size=8))
     return buffer.getvalue()
 
 

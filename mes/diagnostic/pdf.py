@@ -9,36 +9,7 @@ from mes.diagnostic.choices import SECTIONS, ItemStatus, ProductionModel, Sympto
 from mes.diagnostic.derivation import QUESTIONS
 from mes.diagnostic.models import Assessment
 from mes.esign.selectors import signatures_for_record
-
-
-def _numbered_canvas(footer: str) -> type:
-    from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas
-
-    class NumberedCanvas(canvas.Canvas):
-        """Keep each page, then stamp "Page X of Y" once the total is known."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 (reportlab API)
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont("Helvetica", 7)
-                self.drawString(15 * mm, 8 * mm, footer)
-                self.drawRightString(
-                    self._pagesize[0] - 15 * mm, 8 * mm, f"Page {self._pageNumber} of {total}"
-                )
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
+from mes.pdf import numbered_canvas
 
 
 def assessment_pdf(assessment: Assessment, *, site_name: str = "MES") -> bytes:
@@ -169,5 +140,5 @@ def assessment_pdf(assessment: Assessment, *, site_name: str = "MES") -> bytes:
         title=f"Self-audit #{a.pk}",
     )
     footer = f"Self-audit #{a.pk} · content {a.content_hash}"
-    doc.build(story, canvasmaker=_numbered_canvas(footer))
+    doc.build(story, canvasmaker=numbered_canvas(footer))
     return buffer.getvalue()
