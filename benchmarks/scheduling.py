@@ -10,7 +10,11 @@ la01-la40 (JSP) and mk01-mk10 (Brandimarte FJSP). Per instance it prints the mak
 the product's solver (scheduling.solver.solve) and by a plain CP-SAT model (one interval per
 operation or optional intervals for flexible ones, no-overlap per machine, precedence, makespan
 objective, default parameters) given the same time limit and number of workers, the published
-optimum or best known upper bound, both gaps and both times, then the mean gaps.
+optimum or best known upper bound, both gaps and both times, then the mean gaps and on how
+many instances the product is better / worse than the plain model. The two run one after the
+other on each instance, the product first on even-numbered ones and the plain model first on
+the others, so that a change in the machine's load hits both alike; the load average is
+printed per instance.
 
 Campaign part: a generated plant (`generate_campaign_problem`: 30 products, 200 batches,
 6 vessels, a changeover matrix with product families, forbidden pairs, campaign limits and hold
@@ -237,29 +241,45 @@ def jobshop(args) -> None:
     print(
         f"time limit {args.time_limit:g} s, {args.workers} workers; gap = (makespan - best) / best\n"
         f"{'inst':<6}{'best':>6} {'opt?':>4} | {'product':>8}{'status':>9}{'gap%':>7}{'time':>7} "
-        f"| {'plain':>8}{'status':>9}{'gap%':>7}{'time':>7}"
+        f"| {'plain':>8}{'status':>9}{'gap%':>7}{'time':>7} | load (1 min) after both"
     )
     gaps: dict[str, list[float]] = {"product": [], "plain": []}
     groups: dict[str, dict[str, list[float]]] = {}
-    for name in names:
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    for index, name in enumerate(names):
         path, flexible = path_of(name)
         instance = read_instance(path, flexible=flexible)
         optimum, best = refs.get(name, (None, 0))
-        res = solve(instance, time_limit=args.time_limit, num_workers=args.workers)
+
+        def run_product(instance=instance):
+            return solve(instance, time_limit=args.time_limit, num_workers=args.workers)
+
+        def run_plain(instance=instance):
+            return solve_plain(instance, time_limit=args.time_limit, workers=args.workers)
+
+        # alternate which solver goes first, so that a change of the machine's load hits both
+        if args.no_plain:
+            res, plain = run_product(), None
+        elif index % 2 == 0:
+            res, plain = run_product(), run_plain()
+        else:
+            plain = run_plain()
+            res = run_product()
         g1 = gap(res.makespan, best) if best else None
         line = (
             f"{name:<6}{best:>6} {'yes' if optimum else 'no':>4} | {res.makespan:>8}{res.status:>9}"
             f"{fmt_gap(g1):>7}{res.wall_time:>7.1f} "
         )
-        if not args.no_plain:
-            mk, status, wall = solve_plain(
-                instance, time_limit=args.time_limit, workers=args.workers
-            )
+        if plain is not None:
+            mk, status, wall = plain
             g2 = gap(mk, best) if best else None
             line += f"| {mk if mk is not None else '-':>8}{status:>9}{fmt_gap(g2):>7}{wall:>7.1f}"
+            if g2 is not None and g1 is not None:
+                pairs.setdefault(group_of(name), []).append((g1, g2))
             if g2 is not None:
                 gaps["plain"].append(g2)
                 groups.setdefault(group_of(name), {}).setdefault("plain", []).append(g2)
+        line += f" | load {os.getloadavg()[0]:.1f}"
         print(line, flush=True)
         if g1 is not None:
             gaps["product"].append(g1)
@@ -269,6 +289,14 @@ def jobshop(args) -> None:
             f"{who} {statistics.mean(v):.2f} % ({len(v)})" for who, v in values.items()
         )
         print(f"mean gap {group}: {text}")
+        both = pairs.get(group, [])
+        if both:
+            wins = sum(a < b for a, b in both)
+            losses = sum(a > b for a, b in both)
+            print(
+                f"  product better than plain on {wins}, worse on {losses}, "
+                f"equal on {len(both) - wins - losses}"
+            )
 
 
 def group_of(name: str) -> str:

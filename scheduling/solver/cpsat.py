@@ -13,7 +13,13 @@ What makes it better than a plain model given the same time and cores:
   machine bounds;
 - identical jobs are ordered (symmetry breaking);
 - for flexible instances a redundant cumulative over all operations (capacity = machines);
-- tuned parameters (see `tuned_parameters`).
+- tuned parameters (see `tuned_parameters`);
+- for flexible instances with a makespan objective, a large-neighbourhood search
+  (`lns.improve`) after the full model: the full search runs for at most `full_share` of the
+  time and is cut short once it has found nothing for `stall_share` of the time; then CP-SAT
+  re-solves small relaxed parts of the best schedule in two threads until the time is up (on
+  mk01-mk10 the full search stalls early while the LNS keeps improving; on the classic job
+  shops the full search is better and proves optima, so they keep it alone).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from scheduling.solver.instance import (
     objective_value,
     schedule_metrics,
 )
+from scheduling.solver.lns import BuiltModel
+from scheduling.solver.lns import improve as lns_improve
 
 
 class NoScheduleFound(InvalidInstance):
@@ -92,8 +100,10 @@ def tuned_parameters(*, time_limit: float, num_workers: int, flexible: bool) -> 
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, build, makespan_var, on_progress, want_schedule, stop):
+    def __init__(self, build, makespan_var, on_progress, want_schedule, stop, t0):
         super().__init__()
+        self._t0 = t0
+        self.last_improvement = time.monotonic()
         self._build = build
         self._makespan = makespan_var
         self._on_progress = on_progress
@@ -102,8 +112,9 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         self.progress: list[Progress] = []
 
     def on_solution_callback(self) -> None:
+        self.last_improvement = time.monotonic()
         p = Progress(
-            wall_time=self.wall_time,
+            wall_time=self.last_improvement - self._t0,
             objective=round(self.objective_value),
             makespan=int(self.value(self._makespan)),
             objective_bound=self.best_objective_bound,
@@ -133,53 +144,15 @@ def _identical_jobs(instance: Instance) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1 and instance.jobs[g[0]].operations]
 
 
-def solve(
+def build_model(
     instance: Instance,
-    objective: Objective | None = None,
+    objective: Objective,
+    warm: Schedule | None,
     *,
-    time_limit: float = 10.0,
-    num_workers: int = 2,
-    start: Schedule | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    progress_schedules: bool = False,
-    stop: threading.Event | None = None,
-    relative_gap: float = 0.0,
-    greedy_budget: float | None = None,
-    seed: int = 0,
-    extra_parameters: dict | None = None,
+    lower: int,
     redundant_cumulative: bool | None = None,
-    log: bool = False,
-) -> SolveResult:
-    """Minimise the objective within `time_limit` seconds.
-
-    `start` (the current schedule, for re-optimisation) is the warm start when it is still
-    feasible and at least as good as the greedy start; otherwise the greedy start is.
-    `redundant_cumulative` (default: on for flexible instances) adds a cumulative over all
-    operations with the number of machines as capacity. `on_progress` is called with every improving
-    schedule (with the schedule itself when `progress_schedules`); setting `stop` ends the
-    search and returns the best schedule so far.
-    Raises InvalidInstance (explained) when the input cannot be scheduled.
-    """
-    t0 = time.monotonic()
-    objective = objective or Objective()
-    instance.validate()
-
-    # the warm start
-    if greedy_budget is None:
-        greedy_budget = min(0.5, 0.02 * time_limit)
-    lower = makespan_lower_bound(instance)
-    warm, source = greedy_schedule(
-        instance,
-        objective,
-        time_budget=greedy_budget,
-        seed=seed,
-        good_enough=lower * objective.makespan_weight if objective.makespan_only else None,
-    )
-    if start is not None and not schedule_violations(instance, start):
-        start_value = objective_value(instance, start, objective)
-        if warm is None or start_value <= objective_value(instance, warm, objective):
-            warm, source = start, "current schedule"
-
+) -> BuiltModel:
+    """The full CP-SAT model (hinted with `warm` when given)."""
     heads, tails = heads_and_tails(instance)
     max_total = max(
         [job.release for job in instance.jobs]
@@ -274,9 +247,10 @@ def solve(
             model.add(t >= ends[j][-1] - job.due)
             tardy_vars[j] = t
             tardiness_terms.append(job.weight * t)
-    model.minimize(
-        objective.makespan_weight * makespan + objective.tardiness_weight * sum(tardiness_terms)
+    objective_expr = objective.makespan_weight * makespan + objective.tardiness_weight * sum(
+        tardiness_terms
     )
+    model.minimize(objective_expr)
 
     if warm is not None:
         for j, ops in enumerate(warm.assignments):
@@ -290,6 +264,91 @@ def solve(
         for j, t in tardy_vars.items():
             model.add_hint(t, max(0, warm.completion(j) - instance.jobs[j].due))
 
+    def hint_extra(schedule: Schedule) -> list[tuple[object, int]]:
+        out = [(makespan, schedule.makespan)]
+        for j, t in tardy_vars.items():
+            out.append((t, max(0, schedule.completion(j) - instance.jobs[j].due)))
+        return out
+
+    return BuiltModel(
+        model=model,
+        starts=starts,
+        ends=ends,
+        choices=choices,
+        makespan=makespan,
+        objective=objective_expr,
+        hint_extra=hint_extra,
+        end_bound=max(max(horizon, lower) + max_total, 1),
+        makespan_only=objective.makespan_only and objective.makespan_weight > 0,
+    )
+
+
+def solve(
+    instance: Instance,
+    objective: Objective | None = None,
+    *,
+    time_limit: float = 10.0,
+    num_workers: int = 2,
+    start: Schedule | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_schedules: bool = False,
+    stop: threading.Event | None = None,
+    relative_gap: float = 0.0,
+    greedy_budget: float | None = None,
+    seed: int = 0,
+    extra_parameters: dict | None = None,
+    redundant_cumulative: bool | None = None,
+    lns: bool | None = None,
+    full_share: float = 0.5,
+    stall_share: float = 0.1,
+    lns_threads: int | None = None,
+    lns_options: dict | None = None,
+    log: bool = False,
+) -> SolveResult:
+    """Minimise the objective within `time_limit` seconds.
+
+    `start` (the current schedule, for re-optimisation) is the warm start when it is still
+    feasible and at least as good as the greedy start; otherwise the greedy start is.
+    `redundant_cumulative` (default: on for flexible instances) adds a cumulative over all
+    operations with the number of machines as capacity. `lns` (default: on for flexible
+    instances with a makespan-only objective) follows the full search with the
+    large-neighbourhood search of `lns.py` (`full_share`, `stall_share`: see the module
+    docstring; `lns_threads`, default `num_workers`; `lns_options` go to `lns.improve`). `on_progress` is called with every improving
+    schedule (with the schedule itself when `progress_schedules`); setting `stop` ends the
+    search and returns the best schedule so far.
+    Raises InvalidInstance (explained) when the input cannot be scheduled.
+    """
+    t0 = time.monotonic()
+    objective = objective or Objective()
+    instance.validate()
+
+    # the warm start
+    if greedy_budget is None:
+        greedy_budget = min(0.5, 0.02 * time_limit)
+    lower = makespan_lower_bound(instance)
+    warm, source = greedy_schedule(
+        instance,
+        objective,
+        time_budget=greedy_budget,
+        seed=seed,
+        good_enough=lower * objective.makespan_weight if objective.makespan_only else None,
+    )
+    if start is not None and not schedule_violations(instance, start):
+        start_value = objective_value(instance, start, objective)
+        if warm is None or start_value <= objective_value(instance, warm, objective):
+            warm, source = start, "current schedule"
+
+    built = build_model(
+        instance, objective, warm, lower=lower, redundant_cumulative=redundant_cumulative
+    )
+    model, starts, ends, choices, makespan = (
+        built.model,
+        built.starts,
+        built.ends,
+        built.choices,
+        built.makespan,
+    )
+
     def build(value) -> Schedule:
         out = []
         for j, job in enumerate(instance.jobs):
@@ -302,8 +361,13 @@ def solve(
             out.append(row)
         return Schedule(assignments=out)
 
+    if lns is None:
+        lns = instance.flexible and objective.makespan_only
     solver = cp_model.CpSolver()
     remaining = max(0.1, time_limit - (time.monotonic() - t0))
+    deadline = time.monotonic() + remaining
+    if lns:
+        remaining = max(0.1, remaining * full_share)
     params = tuned_parameters(
         time_limit=remaining, num_workers=num_workers, flexible=instance.flexible
     )
@@ -317,14 +381,26 @@ def solve(
         else:
             setattr(solver.parameters, key, value)
 
-    callback = _Callback(build, makespan, on_progress, progress_schedules, stop)
+    callback = _Callback(build, makespan, on_progress, progress_schedules, stop, t0)
     done = threading.Event()
     watcher = None
-    if stop is not None:
+    full_start = time.monotonic()
+    stall = max(1.0, stall_share * (deadline - full_start))
+    if stop is not None or lns:
 
         def watch() -> None:
-            while not done.is_set():
-                if stop.wait(0.05):
+            # ends the full search on `stop`, or (before the LNS) when it has stalled
+            while not done.wait(0.05):
+                if stop is not None and stop.is_set():
+                    solver.stop_search()
+                    return
+                now = time.monotonic()
+                if (
+                    lns
+                    and (warm is not None or callback.progress)
+                    and now - callback.last_improvement > stall
+                    and now - full_start > stall
+                ):
                     solver.stop_search()
                     return
 
@@ -336,7 +412,6 @@ def solve(
         done.set()
         if watcher is not None:
             watcher.join()
-    wall = time.monotonic() - t0
     stopped = stop is not None and stop.is_set()
 
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -353,6 +428,42 @@ def solve(
         raise NoScheduleFound(
             f"no schedule found within {time_limit:g} s (solver status {solver.status_name(status)})"
         )
+    progress = callback.progress
+    if lns and state != "optimal" and not stopped and time.monotonic() < deadline - 0.1:
+        floor = max(bound, lower * objective.makespan_weight if objective.makespan_only else 0)
+
+        def value_of(s: Schedule) -> int:
+            return objective_value(instance, s, objective)
+
+        def improved(s: Schedule, v: int) -> None:
+            p = Progress(
+                wall_time=time.monotonic() - t0,
+                objective=v,
+                makespan=s.makespan,
+                objective_bound=floor,
+                schedule=s if progress_schedules else None,
+            )
+            progress.append(p)
+            if on_progress is not None:
+                on_progress(p)
+
+        schedule, _stats = lns_improve(
+            instance,
+            built,
+            schedule,
+            value_of,
+            deadline=deadline,
+            lower_bound=floor,
+            threads=lns_threads or max(1, num_workers),
+            stop=stop,
+            on_improve=improved,
+            seed=seed,
+            **(lns_options or {}),
+        )
+        stopped = stop is not None and stop.is_set()
+        if value_of(schedule) <= floor:
+            state = "optimal"
+    wall = time.monotonic() - t0
     check_schedule(instance, schedule)
     metrics = schedule_metrics(instance, schedule)
     value = objective_value(instance, schedule, objective)
@@ -375,5 +486,5 @@ def solve(
         start_makespan=warm.makespan if warm else None,
         start_source=source,
         stopped=stopped,
-        progress=callback.progress,
+        progress=progress,
     )
