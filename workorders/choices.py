@@ -64,6 +64,7 @@ class UnitStatus(models.TextChoices):
     REWORK = "rework", "In rework"
     SCRAPPED = "scrapped", "Scrapped"
     FINISHED = "finished", "Finished"
+    VOIDED = "voided", "Voided (never made: order re-planned)"
 
 
 class QuantityKind(models.TextChoices):
@@ -78,7 +79,9 @@ class WorkOrderEventType(models.TextChoices):
     RELEASED = "work_order.released", "Released"
     CANCELLED = "work_order.cancelled", "Cancelled"
     CLOSED = "work_order.closed", "Closed"
+    REPLANNED = "work_order.replanned", "Re-planned"
     SERIAL_ISSUED = "unit.serial_issued", "Serial issued"
+    SERIAL_VOIDED = "unit.serial_voided", "Serial voided"
     COMPONENT_CONSUMED = "unit.component_consumed", "Component consumed"
     INSPECTED = "unit.inspected", "Inspected"
     LOT_RESERVED = "lot.reserved", "Lot reserved"

@@ -1,8 +1,10 @@
 """Read-only viewsets (querysets from selectors, scoped to the actor's areas) and POST
 commands, each calling one service. A refusal is `{"code", "detail"}` with its status."""
 
+from collections.abc import Callable
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -12,7 +14,7 @@ from rest_framework.views import APIView
 from equipment.selectors import areas_visible_to
 from mes.api.viewsets import GmpReadOnlyViewSet
 from mes.esign.services import signer_authenticate
-from mes.exceptions import InvalidInput
+from mes.exceptions import DomainError, InvalidInput
 from workorders import selectors, services
 from workorders.api import serializers as s
 from workorders.choices import ReasonKind
@@ -170,8 +172,25 @@ class OperationViewSet(GmpReadOnlyViewSet):
         return self._done(pk)
 
 
+def _unit_body(unit: WorkOrderUnit) -> dict[str, Any]:
+    """`WorkOrderUnitSerializer`'s shape, built directly for the terminal's commands (the
+    hot path: no serializer instance per request). Kept equal by a test."""
+    return {
+        "id": unit.pk,
+        "serial_number": unit.serial_number,
+        "status": unit.status,
+        "operation": unit.operation.seq if unit.operation else None,
+    }
+
+
 class UnitViewSet(GmpReadOnlyViewSet):
-    """Serialized units: scan a component, inspect, complete, scrap, rework."""
+    """Serialized units: scan a component, inspect, complete, scrap, rework.
+
+    A command does not load the unit through the area-scoped queryset first: the service
+    locks the unit and checks the actor's `operate_in_area` grant (which implies visibility)
+    in its lock statement, and answers with the unit as it left the transaction. Only when
+    the service refuses is visibility checked, so that a unit of an area the actor cannot see
+    is still a 404 (not a 403 or 409 that would reveal it)."""
 
     serializer_class = s.WorkOrderUnitSerializer
 
@@ -180,62 +199,81 @@ class UnitViewSet(GmpReadOnlyViewSet):
             work_order__area__in=areas_visible_to(self.request.user)
         ).select_related("operation", "work_order")
 
-    def _body(self, unit: WorkOrderUnit) -> Response:
-        fresh = WorkOrderUnit.objects.select_related("operation").get(pk=unit.pk)
-        return Response(self.get_serializer(fresh).data)
+    def _command(self, pk: Any, call: Callable[[WorkOrderUnit], WorkOrderUnit]) -> Response:
+        try:
+            target = WorkOrderUnit(pk=int(pk))
+        except (TypeError, ValueError) as exc:
+            raise Http404 from exc
+        try:
+            unit = call(target)
+        except WorkOrderUnit.DoesNotExist as exc:
+            raise Http404 from exc
+        except DomainError:
+            if not self.get_queryset().filter(pk=target.pk).exists():
+                raise Http404 from None
+            raise
+        return Response(_unit_body(unit))
 
-    @extend_schema(request=s.ScanInputSerializer)
+    @extend_schema(request=s.ScanInputSerializer, responses=s.WorkOrderUnitSerializer)
     @action(detail=True, methods=["post"])
     def scan(self, request: Request, pk: Any = None) -> Response:
         data = self.validated_input(s.ScanInputSerializer)
-        unit = self.get_object()
-        services.unit_scan_component(actor=request.user, unit=unit, code=data["code"])
-        return self._body(unit)
+        return self._command(
+            pk,
+            lambda unit: (
+                services.unit_scan_component(actor=request.user, unit=unit, code=data["code"]).unit
+            ),  # type: ignore[return-value]
+        )
 
-    @extend_schema(request=s.InspectInputSerializer)
+    @extend_schema(request=s.InspectInputSerializer, responses=s.WorkOrderUnitSerializer)
     @action(detail=True, methods=["post"])
     def inspect(self, request: Request, pk: Any = None) -> Response:
         data = self.validated_input(s.InspectInputSerializer)
-        unit = self.get_object()
         try:
             results = {int(k): v for k, v in data["results"].items()}
         except ValueError as exc:
             raise InvalidInput("results keys are characteristic ids.") from exc
-        services.unit_inspect(actor=request.user, unit=unit, results=results)
-        return self._body(unit)
+        return self._command(
+            pk,
+            lambda unit: (
+                services.unit_inspect(actor=request.user, unit=unit, results=results)[0].unit
+            ),  # type: ignore[return-value]
+        )
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses=s.WorkOrderUnitSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: Any = None) -> Response:
-        unit = self.get_object()
-        services.unit_complete_operation(actor=request.user, unit=unit)
-        return self._body(unit)
+        return self._command(
+            pk, lambda unit: services.unit_complete_operation(actor=request.user, unit=unit)
+        )
 
-    @extend_schema(request=s.ReasonInputSerializer)
+    @extend_schema(request=s.ReasonInputSerializer, responses=s.WorkOrderUnitSerializer)
     @action(detail=True, methods=["post"])
     def scrap(self, request: Request, pk: Any = None) -> Response:
         data = self.validated_input(s.ReasonInputSerializer)
-        unit = self.get_object()
-        services.unit_scrap(
-            actor=request.user,
-            unit=unit,
-            note=data["note"],
-            reason_code=_reason(data["reason"], ReasonKind.SCRAP),
+        return self._command(
+            pk,
+            lambda unit: services.unit_scrap(
+                actor=request.user,
+                unit=unit,
+                note=data["note"],
+                reason_code=_reason(data["reason"], ReasonKind.SCRAP),
+            ),
         )
-        return self._body(unit)
 
-    @extend_schema(request=s.ReasonInputSerializer)
+    @extend_schema(request=s.ReasonInputSerializer, responses=s.WorkOrderUnitSerializer)
     @action(detail=True, methods=["post"])
     def rework(self, request: Request, pk: Any = None) -> Response:
         data = self.validated_input(s.ReasonInputSerializer)
-        unit = self.get_object()
-        services.unit_send_to_rework(
-            actor=request.user,
-            unit=unit,
-            note=data["note"],
-            reason_code=_reason(data["reason"], ReasonKind.REWORK),
+        return self._command(
+            pk,
+            lambda unit: services.unit_send_to_rework(
+                actor=request.user,
+                unit=unit,
+                note=data["note"],
+                reason_code=_reason(data["reason"], ReasonKind.REWORK),
+            ),
         )
-        return self._body(unit)
 
 
 class HandoffRuleViewSet(GmpReadOnlyViewSet):
