@@ -3,8 +3,9 @@ OperationsSchedule, they all come through `order_receive`.
 
 Idempotent on (connection, ERP order, version): the same version twice writes nothing. A higher
 version changes what has not started (the batch order still created, the work order still
-planned: it is cancelled with the reason and made again at the new quantity and due date) and
-is refused where it has; the refusal is recorded, answered 409 to a push and sent back to the
+planned: it is cancelled with the reason and made again at the new quantity and due date; a
+work order released to the floor on which nothing was executed is re-planned in place to the
+new quantity and due date) and is refused where it has; the refusal is recorded, answered 409 to a push and sent back to the
 ERP as an `order_rejection` outbox message. An older version than the one applied is stale
 (recorded as refused, not sent back: ERPs deliver out of order).
 """
@@ -33,7 +34,7 @@ from erp_connectors.models import (
 from erp_connectors.outbox import message_write
 from genealogy.models import Material
 from mes.audit.context import acting_as
-from mes.exceptions import InvalidInput, NotAuthorized
+from mes.exceptions import Conflict, InvalidInput, NotAuthorized
 from recipes.models import MasterRecipe
 from recipes.selectors import recipe_version_current_approved
 from workorders import services as wo_services
@@ -208,9 +209,15 @@ def _recipe_version(connection: ErpConnection, order: InboundOrder) -> Any:
 
 
 def _make_mes_order(
-    *, actor: Any, connection: ErpConnection, order: InboundOrder, qty: Decimal
+    *,
+    actor: Any,
+    connection: ErpConnection,
+    order: InboundOrder,
+    qty: Decimal,
+    material: Material | None = None,
 ) -> tuple[Any, Any]:
-    """(batch, work_order): one of them, made through the owning app's services."""
+    """(batch, work_order): one of them, made through the owning app's services. `material`:
+    the discrete order's item when the caller resolved it already."""
     if order.kind == OrderKind.PROCESS:
         version = _recipe_version(connection, order)
         batch = batch_services.batch_order_create(
@@ -220,7 +227,7 @@ def _make_mes_order(
             batch_size_uom=order.uom or None,
         )
         return batch, None
-    material = _material(connection, order.material_code)
+    material = material or _material(connection, order.material_code)
     if HandoffRule.objects.filter(item=material, is_active=True).exists():
         # mixed mode: the work order is made by the handoff when QA releases the lot it
         # packs; `handoff_work_order_attach` links it to this ERP order then
@@ -253,6 +260,43 @@ def _started(link: ErpOrderLink) -> str:
             f"work order {wo.number} is already {wo.get_status_display().lower()} "
             "(released to the floor)"
         )
+    return ""
+
+
+def _replan(
+    *, actor: Any, connection: ErpConnection, order: InboundOrder, qty: Decimal, link: ErpOrderLink
+) -> str:
+    """A work order released to the floor on which nothing was executed takes the ERP's new
+    quantity and due date (`workorders.services.work_order_replan`, its own checks and event,
+    with the reason). Returns why it cannot ("" when applied or nothing to apply): execution
+    has started, or the change is not one of quantity or due date (a released work order is
+    neither cancelled nor given another item)."""
+    wo = link.work_order
+    if order.status == "cancelled":
+        return f"work order {wo.number} is already released to the floor and cannot be cancelled"
+    if _mes_code(connection, order.material_code) != link.material_code:
+        return (
+            f"work order {wo.number} is already released to the floor: its item "
+            f"{link.material_code} cannot become {order.material_code}"
+        )
+    changes: dict[str, Any] = {}
+    if qty != wo.quantity:
+        changes["quantity"] = qty
+    due = _due(order)
+    if due != wo.due_date:
+        changes["due_date"] = due
+    if not changes:
+        return ""
+    try:
+        link.work_order = wo_services.work_order_replan(
+            actor=actor,
+            work_order=wo,
+            reason=f"ERP order {connection.code}:{order.erp_order_id} changed to version "
+            f"{order.version}",
+            **changes,
+        )
+    except (Conflict, InvalidInput) as exc:
+        return exc.detail.rstrip(".")
     return ""
 
 
@@ -421,13 +465,19 @@ def _create(
             f"ERP order {order.erp_order_id} is cancelled and unknown to the MES.",
             code="erp_order_cancelled",
         )
-    batch, work_order = _make_mes_order(actor=actor, connection=connection, order=order, qty=qty)
+    # a discrete order's item is looked up once (it names the work order's item and the link)
+    material = (
+        _material(connection, order.material_code) if order.kind == OrderKind.DISCRETE else None
+    )
+    batch, work_order = _make_mes_order(
+        actor=actor, connection=connection, order=order, qty=qty, material=material
+    )
     link = ErpOrderLink.objects.create(
         connection=connection,
         erp_order_id=order.erp_order_id,
         version=order.version,
         kind=order.kind,
-        material_code=_mes_code(connection, order.material_code),
+        material_code=material.code if material else _mes_code(connection, order.material_code),
         quantity=qty,
         uom=order.uom,
         due=_due(order),
@@ -487,7 +537,14 @@ def _change(
             send_back=True,
         )
     same_content = _hash(payload, without_version=True) == link.payload_hash
-    started = _started(link)
+    replan = (
+        not same_content
+        and link.work_order_id is not None
+        and link.work_order.status == WorkOrderStatus.RELEASED
+    )
+    started = "" if replan else _started(link)
+    if replan:
+        started = _replan(actor=actor, connection=connection, order=order, qty=qty, link=link)
     if not same_content and started:
         return _refuse(
             **common,
@@ -495,7 +552,7 @@ def _change(
             " the MES order can no longer be changed.",
             send_back=True,
         )
-    if not same_content:
+    if not same_content and not replan:
         text = f"ERP order {order.erp_order_id} changed to version {order.version}" + (
             " (cancelled in the ERP)" if order.status == "cancelled" else ""
         )

@@ -115,7 +115,12 @@ class ErpOrderLink(models.Model):
     change replaces a not-yet-started order, the link moves to the new one (the old one is
     cancelled with the reason)."""
 
-    connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="links")
+    # no index of its own: the unique (connection, erp_order_id) leads with it. A second index
+    # on connection alone let PostgreSQL, with the statistics of a table growing fast, scan
+    # every link of the connection on each lookup (inbound throughput fell with every order)
+    connection = models.ForeignKey(
+        ErpConnection, on_delete=models.PROTECT, related_name="links", db_index=False
+    )
     erp_order_id = models.CharField(max_length=80)
     version = models.CharField(max_length=40)
     kind = models.CharField(max_length=10, choices=OrderKind.choices)
@@ -166,7 +171,10 @@ class InboundReceipt(models.Model):
     """One ERP order version as received (pushed or pulled), and what the MES did with it.
     The same (connection, order, version) is received once: a second time writes nothing."""
 
-    connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="+")
+    # indexed by the unique (connection, erp_order_id, version) only (see ErpOrderLink)
+    connection = models.ForeignKey(
+        ErpConnection, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     erp_order_id = models.CharField(max_length=80)
     version = models.CharField(max_length=40)
     outcome = models.CharField(max_length=10, choices=InboundOutcome.choices)
@@ -304,3 +312,34 @@ class ReconciliationFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.erp_order_id} {self.field}: MES {self.mes_value} / ERP {self.erp_value}"
+
+
+class ConfirmedTime(models.Model):
+    """A closed labor or machine record whose time an operation confirmation carried to the
+    ERP. Each record is confirmed once (unique): by the first confirmation of its operation
+    written after the record closed (a quantity report's partial confirmation, or the final
+    confirmation at close). Part of the outbox (transport bookkeeping): the time itself is in
+    the audited workorders records."""
+
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.PROTECT, related_name="confirmed_time"
+    )
+    record_kind = models.CharField(max_length=10)  # "labor" or "machine"
+    record_id = models.BigIntegerField()
+    seconds = models.DecimalField(max_digits=14, decimal_places=3)
+
+    class Meta:
+        ordering = ["id"]
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_kind", "record_id"], name="erp_time_confirmed_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(record_kind__in=["labor", "machine"]),
+                name="erp_time_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_kind} #{self.record_id} in message #{self.message_id}"

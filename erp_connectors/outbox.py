@@ -43,6 +43,7 @@ from erp_connectors.adapters.base import (
 )
 from erp_connectors.models import (
     AttemptOutcome,
+    ConfirmedTime,
     ErpConnection,
     ErpOrderLink,
     OutboxAttempt,
@@ -52,6 +53,9 @@ from erp_connectors.models import (
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
+# `external_ref` of a message the adapter delivered without posting anything (e.g. D365 has
+# no batch-yield message; an Oracle confirmation with no quantity and no time)
+NOT_SENT_REF = "(not sent)"
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -176,11 +180,6 @@ def on_batch_event(sender: Any, instance: Any, created: bool, raw: bool = False,
         )
 
 
-def _hours(records: Any) -> Decimal:
-    seconds = sum((r.seconds or ZERO for r in records), start=ZERO)
-    return (seconds / Decimal(3600)).quantize(Decimal("0.0001"))
-
-
 def handoff_work_order_attach(work_order: Any) -> ErpOrderLink | None:
     """Mixed mode: a work order the handoff made (QA released the lot it packs) fulfils the
     oldest ERP order for its item that waits for it (received while a handoff rule for the
@@ -204,11 +203,124 @@ def handoff_work_order_attach(work_order: Any) -> ErpOrderLink | None:
     return link
 
 
+def _time_to_confirm(operation_id: int) -> list[tuple[str, int, Decimal]]:
+    """The closed labor and machine records of an operation that no confirmation carried
+    yet: [(kind, record id, seconds)]. Open records wait for a later confirmation. The
+    callers hold the operation's row lock (workorders locks it to report, clock and close), so
+    two confirmations of one operation cannot take the same record."""
+    from workorders.models import LaborRecord, MachineRecord
+
+    found: list[tuple[str, int, Decimal]] = []
+    for kind, model in (("labor", LaborRecord), ("machine", MachineRecord)):
+        confirmed = ConfirmedTime.objects.filter(record_kind=kind, record_id=OuterRef("pk"))
+        found += [
+            (kind, pk, seconds or ZERO)
+            for pk, seconds in model.objects.filter(
+                operation_id=operation_id, ended_at__isnull=False
+            )
+            .exclude(Exists(confirmed))
+            .order_by("pk")
+            .values_list("pk", "seconds")
+        ]
+    return found
+
+
+def _hours_of(records: list[tuple[str, int, Decimal]], kind: str) -> Decimal:
+    seconds = sum((s for k, _, s in records if k == kind), start=ZERO)
+    return (seconds / Decimal(3600)).quantize(Decimal("0.0001"))
+
+
+def confirmation_write(
+    *,
+    link: ErpOrderLink,
+    operation: Any,
+    source: str,
+    good: Decimal,
+    scrap: Decimal,
+    rework: Decimal,
+    final: bool,
+    posted_at: str,
+) -> OutboxMessage:
+    """One operation confirmation (partial, or final with `final`) carrying the quantities
+    given and the time of the operation's labor and machine records closed since the earlier
+    confirmations (each record is confirmed once: `ConfirmedTime`)."""
+    records = _time_to_confirm(operation.pk)
+    message = message_write(
+        link=link,
+        kind=OPERATION_CONFIRMATION,
+        source=source,
+        payload={
+            "operation": f"{operation.seq:04d}",
+            "work_center": operation.work_center.code,
+            "good": _num(good),
+            "scrap": _num(scrap),
+            "rework": _num(rework),
+            "labor_hours": _num(_hours_of(records, "labor")),
+            "machine_hours": _num(_hours_of(records, "machine")),
+            "final": final,
+            "posted_at": posted_at,
+        },
+    )
+    if records and not message.confirmed_time.exists():
+        ConfirmedTime.objects.bulk_create(
+            ConfirmedTime(message=message, record_kind=kind, record_id=pk, seconds=seconds)
+            for kind, pk, seconds in records
+        )
+    return message
+
+
+def on_quantity_report(
+    sender: Any, instance: Any, created: bool, raw: bool = False, **kw: Any
+) -> None:
+    """A quantity report (lot-made report, or one unit completed / scrapped / sent to rework)
+    is confirmed to the ERP at once, as a partial confirmation of its operation: the reported
+    quantity, and the labor and machine time closed on that operation since the previous
+    confirmation. A rework return is not a confirmation (the units come back into work in
+    progress). Costs one indexed query (the link lookup) for a work order not from an ERP."""
+    from workorders.choices import QuantityKind
+
+    if not created or raw:
+        return
+    operation = instance.operation
+    link = _link_for_work_order(operation.work_order_id)
+    if link is None:
+        return
+    now = _iso(None)
+    _ensure_started(link, now)
+    if instance.kind == QuantityKind.REWORK_RETURN:
+        return
+    quantity = Decimal(str(instance.quantity))
+    confirmation_write(
+        link=link,
+        operation=operation,
+        source=f"op:{operation.seq}:qr:{instance.pk}",
+        good=quantity if instance.kind == QuantityKind.GOOD else ZERO,
+        scrap=quantity if instance.kind == QuantityKind.SCRAP else ZERO,
+        rework=quantity if instance.kind == QuantityKind.REWORK else ZERO,
+        final=False,
+        posted_at=now,
+    )
+
+
+def _confirmed_so_far(link: ErpOrderLink) -> dict[str, dict[str, Decimal]]:
+    """Per operation ("0010"), the good / scrap / rework the written confirmations carry."""
+    totals: dict[str, dict[str, Decimal]] = {}
+    for payload in OutboxMessage.objects.filter(link=link, kind=OPERATION_CONFIRMATION).values_list(
+        "payload", flat=True
+    ):
+        op = totals.setdefault(str(payload.get("operation")), dict.fromkeys(_QTY, ZERO))
+        for name in _QTY:
+            op[name] += Decimal(str(payload.get(name) or "0"))
+    return totals
+
+
+_QTY = ("good", "scrap", "rework")
+
+
 def on_work_order_event(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kw: Any
 ) -> None:
     from workorders.choices import UnitStatus, WorkOrderEventType, WorkOrderSource
-    from workorders.models import LaborRecord, MachineRecord
 
     if created and not raw and instance.type == WorkOrderEventType.CREATED:
         if instance.work_order.source == WorkOrderSource.HANDOFF:
@@ -223,22 +335,19 @@ def on_work_order_event(
     at = _iso(instance.at if not hasattr(instance.at, "resolve_expression") else None)
     _ensure_started(link, at)
     ops = list(wo.operations.select_related("work_center").order_by("seq"))
+    so_far = _confirmed_so_far(link)
     for op in ops:
-        message_write(
+        done = so_far.get(f"{op.seq:04d}", dict.fromkeys(_QTY, ZERO))
+        # the final confirmation carries what the partial ones did not, and the final flag
+        confirmation_write(
             link=link,
-            kind=OPERATION_CONFIRMATION,
+            operation=op,
             source=f"op:{op.seq}:final",
-            payload={
-                "operation": f"{op.seq:04d}",
-                "work_center": op.work_center.code,
-                "good": _num(op.qty_good),
-                "scrap": _num(op.qty_scrap),
-                "rework": _num(op.qty_rework),
-                "labor_hours": _num(_hours(LaborRecord.objects.filter(operation=op))),
-                "machine_hours": _num(_hours(MachineRecord.objects.filter(operation=op))),
-                "final": True,
-                "posted_at": at,
-            },
+            good=op.qty_good - done["good"],
+            scrap=op.qty_scrap - done["scrap"],
+            rework=op.qty_rework - done["rework"],
+            final=True,
+            posted_at=at,
         )
     good = ops[-1].qty_good if ops else ZERO
     scrap = sum((op.qty_scrap for op in ops), start=ZERO)
@@ -273,7 +382,7 @@ def on_work_order_event(
 def on_execution_row(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kw: Any
 ) -> None:
-    """A quantity report, labor or machine record: the work order has started."""
+    """A labor or machine record: the work order has started."""
     if not created or raw:
         return
     operation = instance.operation
@@ -307,12 +416,12 @@ def on_lot_event(sender: Any, instance: Any, created: bool, raw: bool = False, *
 
     if not created or raw or instance.type not in (EventType.CONSUMED, EventType.PRODUCED):
         return
-    link = _order_of_lot_event(instance)
-    if link is None:
-        return
     lot = instance.lot
     if instance.type == EventType.PRODUCED and lot.kind == NodeKind.UNIT:
         return  # serialized units are received at close, when they are finished
+    link = _order_of_lot_event(instance)
+    if link is None:
+        return
     kind = GOODS_ISSUE if instance.type == EventType.CONSUMED else GOODS_RECEIPT
     if link.kind == "discrete" and kind == GOODS_ISSUE:
         _ensure_started(link, instance.occurred_at)
@@ -340,7 +449,8 @@ def connect_receivers() -> None:
     post_save.connect(on_batch_event, sender=BatchEvent, dispatch_uid="erp_batch_event")
     post_save.connect(on_work_order_event, sender=WorkOrderEvent, dispatch_uid="erp_wo_event")
     post_save.connect(on_lot_event, sender=LotEvent, dispatch_uid="erp_lot_event")
-    for model in (QuantityReport, LaborRecord, MachineRecord):
+    post_save.connect(on_quantity_report, sender=QuantityReport, dispatch_uid="erp_exec_qr")
+    for model in (LaborRecord, MachineRecord):
         post_save.connect(
             on_execution_row, sender=model, dispatch_uid=f"erp_exec_{model._meta.model_name}"
         )
@@ -542,7 +652,7 @@ def outbox_send(message: OutboxMessage, adapter: Any) -> Outcome:
         {
             "status": OutboxStatus.DELIVERED,
             "delivered_at": now(),
-            "external_ref": (delivery.external_ref or "")[:200],
+            "external_ref": (delivery.external_ref or "")[:200] if delivery.sent else NOT_SENT_REF,
             "last_error": "",
         },
         "duplicates" if delivery.duplicate else "delivered",

@@ -25,7 +25,7 @@ from erp_connectors.models import (
     OutboxStatus,
     ReconciliationFinding,
 )
-from erp_connectors.outbox import adapter_for, kick
+from erp_connectors.outbox import NOT_SENT_REF, adapter_for, kick
 from mes.audit.context import acting_as, change_reason, current_context, system_context
 from mes.exceptions import Conflict, InvalidInput, NotAuthorized
 
@@ -145,10 +145,12 @@ def _dec(value: Any) -> Decimal | None:
 
 
 def mes_view(link: ErpOrderLink) -> dict[str, Any]:
-    """What the MES delivered for the order: the same keys as an adapter's read_back."""
+    """What the MES delivered for the order: the same keys as an adapter's read_back, plus
+    per operation ("0010") the summed good, scrap, labor and machine hours of its partial and
+    final confirmations and whether the final one went."""
     delivered = list(
         OutboxMessage.objects.filter(link=link, status=OutboxStatus.DELIVERED).values(
-            "kind", "payload", "idempotency_key"
+            "kind", "payload", "idempotency_key", "external_ref"
         )
     )
     total = {
@@ -157,19 +159,35 @@ def mes_view(link: ErpOrderLink) -> dict[str, Any]:
         "good": Decimal(0),
         "scrap": Decimal(0),
     }
+    operations: dict[str, dict[str, Any]] = {}
     for m in delivered:
+        p = m["payload"]
         if m["kind"] in (GOODS_ISSUE, GOODS_RECEIPT):
-            total[m["kind"]] += Decimal(str(m["payload"].get("quantity", "0")))
+            total[m["kind"]] += Decimal(str(p.get("quantity", "0")))
         if m["kind"] == OPERATION_CONFIRMATION:
-            total["good"] += Decimal(str(m["payload"].get("good", "0")))
-            total["scrap"] += Decimal(str(m["payload"].get("scrap", "0")))
+            total["good"] += Decimal(str(p.get("good", "0")))
+            total["scrap"] += Decimal(str(p.get("scrap", "0")))
+            op = operations.setdefault(
+                str(p.get("operation")),
+                {**dict.fromkeys(OPERATION_SUMS, Decimal(0)), "final": False},
+            )
+            for name in OPERATION_SUMS:
+                op[name] += Decimal(str(p.get(name) or "0"))
+            op["final"] = op["final"] or bool(p.get("final"))
     return {
         "confirmed_good": total["good"],
         "confirmed_scrap": total["scrap"],
         "goods_issues": total[GOODS_ISSUE],
         "goods_receipts": total[GOODS_RECEIPT],
-        "idempotency_keys": {m["idempotency_key"] for m in delivered},
+        # a message the adapter did not post (nothing in it the ERP records) leaves no key
+        "idempotency_keys": {
+            m["idempotency_key"] for m in delivered if m["external_ref"] != NOT_SENT_REF
+        },
+        "operations": operations,
     }
+
+
+OPERATION_SUMS = ("good", "scrap", "labor_hours", "machine_hours")
 
 
 def _compare(mes: dict[str, Any], erp: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -180,12 +198,40 @@ def _compare(mes: dict[str, Any], erp: dict[str, Any]) -> dict[str, tuple[str, s
             continue
         if theirs is None or theirs != ours:
             diffs[key] = (format(ours, "f"), "" if theirs is None else format(theirs, "f"))
+    # per operation, what the ERP sums of the partial and final confirmations (each ERP reports
+    # what it keeps: SAP quantities, hours and the final flag, Oracle quantities, REST all)
+    erp_ops = erp.get("operations")
+    if isinstance(erp_ops, dict):
+        theirs_by_op = {_op_key(k): v for k, v in erp_ops.items()}
+        for number, ours_op in sorted(mes.get("operations", {}).items()):
+            theirs_op = theirs_by_op.get(_op_key(number)) or {}
+            for name in (*OPERATION_SUMS, "final"):
+                if name not in theirs_op and theirs_op:
+                    continue
+                if name == "final":
+                    if ours_op["final"] and not theirs_op.get("final"):
+                        diffs[f"op {number} final"] = ("final", "not final")
+                    continue
+                theirs = _dec(theirs_op.get(name, "0"))
+                if theirs is None or theirs.normalize() != ours_op[name].normalize():
+                    diffs[f"op {number} {name}"] = (
+                        format(ours_op[name], "f"),
+                        "" if theirs is None else format(theirs, "f"),
+                    )
     keys = erp.get("idempotency_keys")
     if keys is not None:
-        missing = sorted(mes["idempotency_keys"] - set(keys))
+        # `in`, not a set difference: an adapter may recognise a key it only keeps cut short
+        # or as a digest (SAP: `SapKeys`)
+        missing = sorted(k for k in mes["idempotency_keys"] if k not in keys)
         if missing:
             diffs["missing_messages"] = (str(len(missing)), ", ".join(missing)[:200])
     return diffs
+
+
+def _op_key(number: Any) -> str:
+    """ "0010", "10" and 10 name the same operation."""
+    text = str(number).strip()
+    return str(int(text)) if text.isdigit() else text
 
 
 @transaction.atomic

@@ -172,7 +172,9 @@ def test_erp_order_to_resin_batch_to_packaged_units_and_back_to_sap(
         by_order.setdefault(m.erp_order_id, []).append(m.kind)
     assert by_order["1000001"][0] == "order_start"
     assert by_order["1000001"][-2:] == ["batch_yield", "order_completion"]
-    assert by_order["1000002"].count("operation_confirmation") == 5
+    # each pail confirmed at each operation as it was done (3 × 5 partial), then the final
+    # confirmation of each operation at close
+    assert by_order["1000002"].count("operation_confirmation") == 3 * 5 + 5
     assert by_order["1000002"].count("goods_issue") == 6  # 3 × 650 kg resin, 3 labels
     assert by_order["1000002"][-2:] == ["goods_receipt", "order_completion"]
 
@@ -189,8 +191,18 @@ def test_erp_order_to_resin_batch_to_packaged_units_and_back_to_sap(
     resin_order = sap_adapter.read_back("1000001")
     sap_adapter.close()
     assert packaging["confirmed_good"] == Decimal(15)  # 3 pails at each of 5 operations
+    assert {
+        op: (o["good"], o["final"]) for op, o in packaging["operations"].items()
+    } == dict.fromkeys(KIT_OPS, (Decimal(3), True))
     assert packaging["goods_issues"] == Decimal(1953)  # 1950 kg resin + 3 labels
     assert resin_order["goods_receipts"] == Decimal(1950)
+    # reconciliation reads both orders back: SAP's sums (per operation too) and keys agree
+    from erp_connectors import services as erp_services
+    from erp_connectors.models import ReconciliationFinding
+
+    assert erp_services.reconciliation_run() == {"orders": 2, "findings": 0, "errors": 0}, list(
+        ReconciliationFinding.objects.values_list("erp_order_id", "field", "mes_value", "erp_value")
+    )
     trace = genealogy_selectors.lot_trace_backward(lot=wo.units.get(serial_number="D650-0001").lot)
     reached = {node.lot_number for node in trace.nodes.values()}
     assert resin_lot.lot_number in reached

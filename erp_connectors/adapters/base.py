@@ -100,6 +100,9 @@ class DeliveryResult:
     external_ref: str = ""
     duplicate: bool = False
     detail: str = ""
+    # False: delivered without posting anything (the ERP keeps nothing of this message, so
+    # reconciliation will not find its key there)
+    sent: bool = True
     # The HTTP exchanges of this delivery, for the outbox's audit record: [{"method", "url",
     # "status" | "error", "request", "response", "ms"}] (bodies truncated, secrets never kept).
     exchanges: list[dict[str, Any]] = field(default_factory=list)
@@ -147,7 +150,9 @@ class Adapter(Protocol):
     def read_back(self, erp_order_id: str) -> dict[str, Any]:
         """The ERP's view of an order for reconciliation, canonical keys:
         {"status", "confirmed_good", "confirmed_scrap", "goods_receipts": Decimal,
-         "goods_issues": Decimal, "idempotency_keys": set[str]}."""
+         "goods_issues": Decimal, "idempotency_keys": set[str]}, optionally "operations":
+        {"0010": {"good", "scrap", "labor_hours", "machine_hours": Decimal, "final": bool}}
+        with only the figures that ERP keeps (summed over partial and final confirmations)."""
 
 
 _adapters: dict[str, Callable[..., Adapter]] = {}

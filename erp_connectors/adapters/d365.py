@@ -354,7 +354,7 @@ class D365Adapter:
 
     def _deliver(self, message: OutboundMessage) -> DeliveryResult:
         if message.kind in NOT_SENT:
-            return DeliveryResult(detail=f"not sent: {NOT_SENT[message.kind]}")
+            return DeliveryResult(detail=f"not sent: {NOT_SENT[message.kind]}", sent=False)
         if message.kind not in MESSAGE_TYPES:
             raise AdapterError(
                 f"D365 adapter: unknown message kind {message.kind!r}", retryable=False

@@ -303,7 +303,8 @@ class OracleAdapter:
                 )
         if not rows:
             return DeliveryResult(
-                detail="no quantity to move (labor/machine time are not sent to Oracle)"
+                detail="no quantity to move (labor/machine time are not sent to Oracle)",
+                sent=False,
             )
         body = {**self._source(message), "OperationTransactionDetail": rows}
         data = self._write(

@@ -197,6 +197,16 @@ class RestAdapter:
             "goods_receipts": Decimal(str(data.get("goods_receipts", "0"))),
             "goods_issues": Decimal(str(data.get("goods_issues", "0"))),
             "idempotency_keys": set(data.get("idempotency_keys", [])),
+            "operations": {
+                str(number): {
+                    **{
+                        name: Decimal(str(op.get(name, "0")))
+                        for name in ("good", "scrap", "labor_hours", "machine_hours")
+                    },
+                    "final": bool(op.get("final")),
+                }
+                for number, op in (data.get("operations") or {}).items()
+            },
         }
 
 

@@ -113,6 +113,33 @@ def confirmation_guid(idempotency_key: str) -> str:
     return str(uuid.uuid5(KEY_NAMESPACE, idempotency_key))
 
 
+class SapKeys(frozenset):
+    """The MES keys SAP shows: `ConfirmationText` (40 characters) and
+    `MaterialDocumentItemText` (50), so a longer key is cut. `key in SapKeys` also recognises
+    a full MES key: a confirmation by the GUID derived from it (`ExternalSystemConfirmation`),
+    a goods movement by its cut text. Order-level messages (start, yield, rejection,
+    completion) change the order and leave no key in SAP: they count as present (their
+    effect is checked by state, not by key)."""
+
+    guids: frozenset[str]
+
+    def __new__(cls, texts: set[str], guids: set[str]) -> SapKeys:
+        keys = super().__new__(cls, texts)
+        keys.guids = frozenset(guids)
+        return keys
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if frozenset.__contains__(self, key):
+            return True
+        if f":{OPERATION_CONFIRMATION}:" in key:
+            return confirmation_guid(key) in self.guids
+        if f":{GOODS_ISSUE}:" in key or f":{GOODS_RECEIPT}:" in key:
+            return frozenset.__contains__(self, key[:50])
+        return True
+
+
 def _when(value: Any) -> datetime:
     if not value:
         return datetime.now(UTC)
@@ -535,10 +562,20 @@ class SapAdapter:
         operations: dict[str, dict[str, Any]] = {}
         for c in live:
             op = operations.setdefault(
-                c["OrderOperation"], {"good": Decimal(0), "scrap": Decimal(0), "final": False}
+                c["OrderOperation"],
+                {
+                    "good": Decimal(0),
+                    "scrap": Decimal(0),
+                    "labor_hours": Decimal(0),
+                    "machine_hours": Decimal(0),
+                    "final": False,
+                },
             )
             op["good"] += Decimal(c["ConfirmationYieldQuantity"])
             op["scrap"] += Decimal(c["ConfirmationScrapQuantity"])
+            # the activities as the adapter posts them: 1 = labor, 2 = machine (hours)
+            op["labor_hours"] += Decimal(c.get("OpConfirmedWorkQuantity1") or "0")
+            op["machine_hours"] += Decimal(c.get("OpConfirmedWorkQuantity2") or "0")
             op["final"] = op["final"] or c.get("FinalConfirmationType") == "X"
         keys = {
             c["ConfirmationText"]
@@ -546,6 +583,11 @@ class SapAdapter:
             if c.get("EnteredByExternalUser") == self.external_user and c.get("ConfirmationText")
         }
         keys |= {i["MaterialDocumentItemText"] for i in items if i.get("MaterialDocumentItemText")}
+        guids = {
+            str(c.get("ExternalSystemConfirmation") or "").lower()
+            for c in live
+            if c.get("EnteredByExternalUser") == self.external_user
+        }
 
         def moved(*types: str) -> Decimal:
             return sum(
@@ -573,7 +615,7 @@ class SapAdapter:
             "confirmed_scrap": sum((o["scrap"] for o in operations.values()), Decimal(0)),
             "goods_receipts": moved("101", "531") - moved("102"),
             "goods_issues": moved("261") - moved("262"),
-            "idempotency_keys": keys,
+            "idempotency_keys": SapKeys(keys, guids),
             "operations": operations,
             "order_confirmed_yield": Decimal(str(order.get("MfgOrderConfirmedYieldQty", "0"))),
         }

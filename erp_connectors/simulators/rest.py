@@ -159,7 +159,24 @@ class RestSimulator(Simulator):
         missing = [f for f in REQUIRED[kind] if f not in payload]
         if missing:
             return f"{kind}: missing {', '.join(missing)}"
-        for name in ("good", "scrap", "quantity", "actual"):
+        if kind == "operation_confirmation":
+            done = self.orders[message["erp_order_id"]]["totals"]["operations"].get(
+                str(payload.get("operation"))
+            )
+            if done and done["final"]:
+                return (
+                    f"operation {payload.get('operation')} of order "
+                    f"{message.get('erp_order_id')} is already finally confirmed"
+                )
+        for name in (
+            "good",
+            "scrap",
+            "rework",
+            "labor_hours",
+            "machine_hours",
+            "quantity",
+            "actual",
+        ):
             if name in payload:
                 try:
                     if Decimal(str(payload[name])) < 0:
@@ -178,6 +195,22 @@ class RestSimulator(Simulator):
         }.get(kind, [])
         for total, field in add:
             totals[total] = str(Decimal(totals[total]) + Decimal(str(payload[field])))
+        if kind == "operation_confirmation":
+            # partial confirmations add up per operation; the final one closes the operation
+            op = totals["operations"].setdefault(
+                str(payload["operation"]),
+                {
+                    **dict.fromkeys(
+                        ("good", "scrap", "rework", "labor_hours", "machine_hours"), "0"
+                    ),
+                    "final": False,
+                    "confirmations": 0,
+                },
+            )
+            for name in ("good", "scrap", "rework", "labor_hours", "machine_hours"):
+                op[name] = str(Decimal(op[name]) + Decimal(str(payload.get(name) or "0")))
+            op["final"] = bool(payload.get("final"))
+            op["confirmations"] += 1
         if kind == "order_start":
             totals["status"] = "started"
         elif kind == "order_completion":
@@ -226,4 +259,5 @@ def _empty_totals() -> dict[str, Any]:
         "yield_pct": None,
         "rejections": [],
         "idempotency_keys": [],
+        "operations": {},
     }

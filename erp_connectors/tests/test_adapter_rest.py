@@ -74,8 +74,8 @@ def test_each_kind_is_delivered_once_and_mapped(sim, adapter, kind):
 
 def test_read_back_sums_what_the_erp_holds(sim, adapter):
     adapter.deliver(message("order_start", "k1"))
-    adapter.deliver(message("operation_confirmation", "k2"))
-    adapter.deliver(message("operation_confirmation", "k3", good="10", scrap="0"))
+    adapter.deliver(message("operation_confirmation", "k2", final=False))  # partial
+    adapter.deliver(message("operation_confirmation", "k3", good="10", scrap="0"))  # final
     adapter.deliver(message("goods_issue", "k4"))
     adapter.deliver(message("goods_receipt", "k5"))
     back = adapter.read_back("4711")
@@ -86,6 +86,15 @@ def test_read_back_sums_what_the_erp_holds(sim, adapter):
         "goods_receipts": Decimal("88"),
         "goods_issues": Decimal("40.5"),
         "idempotency_keys": {"k1", "k2", "k3", "k4", "k5"},
+        "operations": {
+            "0010": {
+                "good": Decimal("100"),
+                "scrap": Decimal("2.5"),
+                "labor_hours": Decimal("3.0"),
+                "machine_hours": Decimal("4"),
+                "final": True,
+            }
+        },
     }
 
 

@@ -306,12 +306,15 @@ def test_a_closed_erp_work_order_confirms_every_operation(
     assert kinds[0] == "order_start"
     assert kinds.count("order_start") == 1
     assert kinds.count("goods_issue") == 2  # the pail serial, the labels
-    confirmations = OutboxMessage.objects.filter(kind="operation_confirmation").order_by("id")
-    assert [m.payload["operation"] for m in confirmations] == [
-        f"{o.seq:04d}" for o in wo.operations.order_by("seq")
+    confirmations = list(OutboxMessage.objects.filter(kind="operation_confirmation").order_by("id"))
+    ops = [f"{o.seq:04d}" for o in wo.operations.order_by("seq")]
+    # the unit confirmed at each operation as it went (partial), then each operation's final
+    # confirmation at close (nothing left to confirm)
+    assert [(m.payload["operation"], m.payload["final"]) for m in confirmations] == [
+        *((seq, False) for seq in ops),
+        *((seq, True) for seq in ops),
     ]
-    assert all(m.payload["final"] is True for m in confirmations)
-    assert confirmations[0].payload["good"] == "1"
+    assert [m.payload["good"] for m in confirmations] == ["1"] * 5 + ["0"] * 5
     receipt = OutboxMessage.objects.get(kind="goods_receipt")
     assert receipt.payload["serials"] == [unit.serial_number]
     assert kinds[-1] == "order_completion"
