@@ -174,6 +174,18 @@ def test_a_fresh_unsealed_event_is_pending_not_broken(sites, settings):
     assert not overdue.ok
 
 
+def test_the_verifying_transactions_own_unsealed_writes_are_pending(sites, settings):
+    """A long transaction that verifies the trail (the demo's self-audit) sees its own events
+    unsealed (they are sealed at its commit): pending, not "left unsealed"."""
+    SiteFactory(code="T9", name="Written by the verifying transaction")
+    settings.MES_AUDIT_SEAL_GRACE_SECONDS = 0
+
+    result = verify_trail()
+
+    assert result.ok, result.summary()
+    assert result.pending_seal == 1
+
+
 def test_d_two_events_swapped(sites):
     a, b = sites[1], sites[2]
     _as_superuser_without_guards(

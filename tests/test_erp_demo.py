@@ -67,7 +67,8 @@ def test_demo_erp_chain():
     }
     assert kinds[PROCESS_ORDER][0] == "order_start"
     assert kinds[PROCESS_ORDER][-2:] == ["batch_yield", "order_completion"]
-    assert kinds[PACKAGING_ORDER].count("operation_confirmation") == 5
+    # a partial confirmation per pail and operation as reported, one final per operation
+    assert kinds[PACKAGING_ORDER].count("operation_confirmation") == 5 * units.count() + 5
     assert kinds[PACKAGING_ORDER].count("goods_issue") == 2 * units.count()  # resin, assembly
     assert kinds[PACKAGING_ORDER][-1] == "order_completion"
     for order in (PROCESS_ORDER, PACKAGING_ORDER):
