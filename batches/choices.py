@@ -33,6 +33,13 @@ PHASE_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class MaterialReturnKind(models.TextChoices):
+    """What became of dispensed material that did not go into the batch."""
+
+    RETURNED = "returned", "Returned to stock"
+    WASTE = "waste", "Waste (written off)"
+
+
 class BatchEventType(models.TextChoices):
     CREATED = "batch.created", "Batch created"
     STARTED = "batch.started", "Batch started"
@@ -40,6 +47,8 @@ class BatchEventType(models.TextChoices):
     VALUE_RECORDED = "value.recorded", "Value recorded"
     VALUE_CORRECTED = "value.corrected", "Value corrected"
     MATERIAL_DISPENSED = "material.dispensed", "Material dispensed"
+    MATERIAL_RETURNED = "material.returned", "Material returned to stock"
+    MATERIAL_WASTED = "material.wasted", "Material written off as waste"
     PHASE_COMPLETED = "phase.completed", "Phase completed"
     PHASE_VERIFIED = "phase.verified", "Phase verified"
     YIELD_RECORDED = "yield.recorded", "Yield recorded"

@@ -136,9 +136,11 @@ def _run_phase(
     *,
     out_of_limit: bool = False,
     complete: bool = True,
+    overcharge: bool = False,
 ) -> tuple[datetime, bool]:
     """Execute one phase from `clock`; returns the new clock and whether a value was put out
-    of limits."""
+    of limits. With `overcharge`, the first input is dispensed 1 % over and the rest returned
+    to stock, as an operator does with the remainder of a drum."""
     operator, supervisor = ctx.user(Role.OPERATOR), ctx.user(Role.SUPERVISOR)
     unit = phase.batch.unit
     step = timedelta(minutes=5)
@@ -166,11 +168,28 @@ def _run_phase(
     for item in phase.definition.get("inputs", []):
         material = Material.objects.get(pk=item["material_id"])
         quantity = Decimal(item["quantity"])
-        lot = _released_lot(ctx, material, quantity, clock - timedelta(hours=1))
-        services.material_dispense(
-            actor=operator, phase=phase, lot=lot, quantity=quantity, uom=item["uom"], at=clock
+        extra = (quantity / 100).quantize(Decimal("0.1")) if overcharge else Decimal(0)
+        overcharge = False
+        lot = _released_lot(ctx, material, quantity + extra, clock - timedelta(hours=1))
+        use = services.material_dispense(
+            actor=operator,
+            phase=phase,
+            lot=lot,
+            quantity=quantity + extra,
+            uom=item["uom"],
+            at=clock,
         )
         clock += timedelta(minutes=2)
+        if extra:
+            services.material_return(
+                actor=operator,
+                use=use,
+                quantity=extra,
+                kind="returned",
+                reason="remainder of the drum returned to stock",
+                at=clock,
+            )
+            clock += timedelta(minutes=1)
     if not complete:
         return clock, made_out
     hold = phase.definition.get("hold_min_minutes") or 0
@@ -225,10 +244,11 @@ def build_demo_batches(ctx: Any) -> None:
         _make_unit_clean(ctx, unit, clock)
         clock += timedelta(hours=1)
     batch = services.batch_start(actor=operator, batch=batch, unit=unit, at=clock)
-    deviated = False
+    deviated, returned = False, False
     for phase in batch.phases.order_by("sequence"):
-        clock, made = _run_phase(ctx, phase, clock, out_of_limit=not deviated)
-        deviated = deviated or made
+        charges = bool(phase.definition.get("inputs")) and not returned
+        clock, made = _run_phase(ctx, phase, clock, out_of_limit=not deviated, overcharge=charges)
+        deviated, returned = deviated or made, returned or charges
     theoretical = batch.control_recipe["theoretical_yield"]
     services.batch_record_yield(
         actor=operator,

@@ -10,9 +10,16 @@ from xml.sax.saxutils import escape
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q
 
-from batches.models import BatchOrder, MaterialUse, ParameterValue, PhaseExecution
+from batches.models import (
+    BatchOrder,
+    MaterialReturn,
+    MaterialUse,
+    ParameterValue,
+    PhaseExecution,
+)
 from batches.selectors import batch_reconciliation
 from mes.esign.models import Signature
+from mes.pdf import numbered_canvas
 
 
 def _iso(value: Any) -> str | None:
@@ -40,7 +47,7 @@ def value_row(value: Any) -> dict[str, Any]:
 
 
 def use_row(use: Any) -> dict[str, Any]:
-    return {
+    row = {
         "id": use.pk,
         "material": use.material.code,
         "lot": use.lot.lot_number,
@@ -50,6 +57,21 @@ def use_row(use: Any) -> dict[str, Any]:
         "dispensed_by": _user(use.dispensed_by),
         "dispensed_at": _iso(use.dispensed_at),
     }
+    returns = [
+        {
+            "kind": r.kind,
+            "quantity": str(r.quantity),
+            "uom": r.uom,
+            "reason": r.reason,
+            "lot_event": r.lot_event_id,
+            "recorded_by": _user(r.recorded_by),
+            "recorded_at": _iso(r.recorded_at),
+        }
+        for r in use.returns.all()
+    ]
+    if returns:  # only then: the content (and hash) of a dispense without returns is unchanged
+        row["returns"] = returns
+    return row
 
 
 def phase_content(phase: PhaseExecution) -> dict[str, Any]:
@@ -91,6 +113,10 @@ def record_phases(batch: BatchOrder) -> list[PhaseExecution]:
                 queryset=MaterialUse.objects.select_related(
                     "material", "lot", "dispensed_by"
                 ).order_by("id"),
+            ),
+            Prefetch(
+                "uses__returns",
+                queryset=MaterialReturn.objects.select_related("recorded_by").order_by("id"),
             ),
         )
         .order_by("sequence")
@@ -234,35 +260,6 @@ def ebr_export(batch: BatchOrder) -> dict[str, Any]:
 # --- PDF -------------------------------------------------------------------------------------
 
 
-def _numbered_canvas(header: str) -> type:
-    from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas
-
-    class NumberedCanvas(canvas.Canvas):
-        """Two passes: keep each page, then stamp "page X of Y" once the total is known."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 (reportlab API)
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont("Helvetica", 7)
-                width = self._pagesize[0]
-                self.drawString(15 * mm, 8 * mm, header)
-                self.drawRightString(width - 15 * mm, 8 * mm, f"Page {self._pageNumber} of {total}")
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
-
-
 AUDIT_ROWS_PER_TABLE = 40
 
 
@@ -394,6 +391,16 @@ def ebr_pdf(batch: BatchOrder) -> bytes:
                 ]
                 for u in phase["uses"]
             ]
+            rows += [
+                [
+                    p(f"  {'returned to stock' if r['kind'] == 'returned' else 'waste'}"),
+                    p(f"{u['lot']}: {r['reason']}"),
+                    p(f"-{r['quantity']} {r['uom']}"),
+                    p(f"{r['recorded_by']} {r['recorded_at']}"),
+                ]
+                for u in phase["uses"]
+                for r in u.get("returns", [])
+            ]
             story.append(table(rows, [40, 40, 40, 60]))
         if phase["signatures"]:
             rows = [["Signature", "Meaning", "Date/time", "Valid"]]
@@ -489,5 +496,5 @@ def ebr_pdf(batch: BatchOrder) -> bytes:
         title=f"EBR {batch.number}",
     )
     header = f"EBR {batch.number} · content {data['content_hash'][:23]}…"
-    doc.build(story, canvasmaker=_numbered_canvas(header))
+    doc.build(story, canvasmaker=numbered_canvas(header))
     return buffer.getvalue()

@@ -2,6 +2,8 @@
 
 from django import forms
 
+from batches.choices import MaterialReturnKind
+
 
 class BatchCreateForm(forms.Form):
     recipe_version = forms.IntegerField(label="Recipe version id", min_value=1)
@@ -29,6 +31,13 @@ class DispenseForm(forms.Form):
     lot = forms.CharField(label="Lot (scan)", max_length=64)
     material = forms.IntegerField(min_value=1)
     quantity = forms.DecimalField(max_digits=18, decimal_places=6)
+
+
+class ReturnForm(forms.Form):
+    use = forms.IntegerField(min_value=1)
+    kind = forms.ChoiceField(choices=MaterialReturnKind.choices)
+    quantity = forms.DecimalField(max_digits=18, decimal_places=6)
+    reason = forms.CharField(max_length=2000)
 
 
 class YieldForm(forms.Form):

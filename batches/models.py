@@ -16,6 +16,7 @@ from batches.choices import (
     PHASE_TRANSITIONS,
     BatchEventType,
     BatchStatus,
+    MaterialReturnKind,
     PhaseStatus,
 )
 from mes.audit.registry import audited
@@ -221,6 +222,40 @@ class MaterialUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} {self.uom} of {self.lot_id}"
+
+
+@audited(append_only=True)
+class MaterialReturn(models.Model):
+    """Part of a dispense that did not go into the batch: returned to its lot (a genealogy
+    return event) or written off as waste (the lot keeps its consumption), with the reason."""
+
+    use = models.ForeignKey(MaterialUse, on_delete=models.PROTECT, related_name="returns")
+    kind = models.CharField(max_length=10, choices=MaterialReturnKind.choices)
+    quantity = models.DecimalField(**QTY)
+    uom = models.CharField(max_length=16)
+    reason = models.TextField()
+    lot_event = models.ForeignKey(
+        "genealogy.LotEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["use", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="batches_return_qty_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MaterialReturnKind.values),
+                name="batches_return_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.quantity} {self.uom} of use #{self.use_id}"
 
 
 @audited(append_only=True)

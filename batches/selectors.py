@@ -4,12 +4,19 @@ terminal, the review-by-exception summary."""
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.urls import reverse
 
-from batches.choices import BatchStatus, PhaseStatus
+from batches.choices import BatchStatus, MaterialReturnKind, PhaseStatus
 from batches.exceptions import BatchNotFound
-from batches.models import BatchEvent, BatchOrder, MaterialUse, ParameterValue, PhaseExecution
+from batches.models import (
+    BatchEvent,
+    BatchOrder,
+    MaterialReturn,
+    MaterialUse,
+    ParameterValue,
+    PhaseExecution,
+)
 from equipment.selectors import areas_visible_to
 from mes.esign.selectors import signatures_for_record
 from quality.models import Characteristic
@@ -219,9 +226,10 @@ def batch_spc_links(batch: BatchOrder) -> list[dict[str, Any]]:
 
 def batch_reconciliation(batch: BatchOrder) -> list[dict[str, Any]]:
     """Material reconciliation per input of the control recipe: the scaled quantity planned
-    and its tolerance window (summed over the phases that use it), what was dispensed (each
-    dispense is a genealogy consumption, so consumed = dispensed), the difference and the lots.
-    Nothing is returned to stock or written off as waste by the batch record itself (0)."""
+    and its tolerance window (summed over the phases that use it), what was dispensed (a
+    genealogy consumption each), what went back to stock and what was written off as waste
+    (`material_return`), consumed = dispensed - returned - waste, its difference from the
+    plan and the tolerance verdict, and the lots."""
     from decimal import Decimal
 
     planned: dict[int, dict[str, Any]] = {}
@@ -239,6 +247,8 @@ def batch_reconciliation(batch: BatchOrder) -> list[dict[str, Any]]:
                             "high": Decimal(0),
                             "phases": [],
                             "dispensed": Decimal(0),
+                            "returned": Decimal(0),
+                            "waste": Decimal(0),
                             "lots": [],
                         },
                     )
@@ -254,12 +264,20 @@ def batch_reconciliation(batch: BatchOrder) -> list[dict[str, Any]]:
         row["dispensed"] += use.quantity
         if use.lot.lot_number not in row["lots"]:
             row["lots"].append(use.lot.lot_number)
+    backs = (
+        MaterialReturn.objects.filter(use__phase__batch=batch)
+        .values("use__material_id", "kind")
+        .annotate(total=Sum("quantity"))
+    )
+    for back in backs:
+        row = planned.get(back["use__material_id"])
+        if row is not None:
+            key = "returned" if back["kind"] == MaterialReturnKind.RETURNED else "waste"
+            row[key] += back["total"]
     result = []
     for row in planned.values():
-        row["consumed"] = row["dispensed"]
-        row["returned"] = Decimal(0)
-        row["waste"] = Decimal(0)
-        row["difference"] = row["dispensed"] - row["planned"]
-        row["is_within_tolerance"] = row["low"] <= row["dispensed"] <= row["high"]
+        row["consumed"] = row["dispensed"] - row["returned"] - row["waste"]
+        row["difference"] = row["consumed"] - row["planned"]
+        row["is_within_tolerance"] = row["low"] <= row["consumed"] <= row["high"]
         result.append(row)
     return result

@@ -23,6 +23,7 @@ urlpatterns = [
     path("<int:batch_pk>/phases/<int:pk>/value/", views.phase_value, name="phase_value"),
     path("<int:batch_pk>/phases/<int:pk>/correct/", views.phase_correct, name="phase_correct"),
     path("<int:batch_pk>/phases/<int:pk>/dispense/", views.phase_dispense, name="phase_dispense"),
+    path("<int:batch_pk>/phases/<int:pk>/return/", views.phase_return, name="phase_return"),
     path("<int:batch_pk>/phases/<int:pk>/complete/", views.phase_complete, name="phase_complete"),
     path("<int:batch_pk>/phases/<int:pk>/verify/", views.phase_verify, name="phase_verify"),
 ]

@@ -19,10 +19,11 @@ from batches.forms import (
     BatchStartForm,
     CorrectionForm,
     DispenseForm,
+    ReturnForm,
     ValueForm,
     YieldForm,
 )
-from batches.models import BatchOrder, ParameterValue, PhaseExecution
+from batches.models import BatchOrder, MaterialUse, ParameterValue, PhaseExecution
 from equipment.models import Instrument, Unit
 from genealogy.models import Lot
 from mes.esign.forms import SignatureForm
@@ -264,7 +265,11 @@ def phase_detail(request: HttpRequest, batch_pk: int, pk: int) -> HttpResponse:
             "phase": phase,
             "rows": selectors.phase_value_rows(phase),
             "inputs": inputs,
-            "uses": list(phase.uses.all()),
+            "uses": list(
+                phase.uses.select_related("material", "lot", "dispensed_by").prefetch_related(
+                    "returns__recorded_by"
+                )
+            ),
             "signatures": selectors.phase_signatures(phase),
             "can_execute": selectors.can_execute(request.user),
             "is_active": phase.status == PhaseStatus.ACTIVE,
@@ -366,6 +371,31 @@ def phase_dispense(request: HttpRequest, batch_pk: int, pk: int) -> HttpResponse
     return _run(
         request, _phase_url(phase), call, f"{data['quantity']} dispensed from {data['lot']}."
     )
+
+
+@login_required
+@require_POST
+def phase_return(request: HttpRequest, batch_pk: int, pk: int) -> HttpResponse:
+    phase = selectors.phase_get(actor=request.user, batch_pk=batch_pk, pk=pk)
+    form = ReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(form))
+        return HttpResponseRedirect(_phase_url(phase))
+    data = form.cleaned_data
+
+    def call() -> None:
+        use = MaterialUse.objects.filter(pk=data["use"], phase=phase).first()
+        if use is None:
+            raise InvalidInput("No such dispense in this phase.")
+        services.material_return(
+            actor=request.user,
+            use=use,
+            kind=data["kind"],
+            quantity=data["quantity"],
+            reason=data["reason"],
+        )
+
+    return _run(request, _phase_url(phase), call, f"{data['quantity']} recorded as {data['kind']}.")
 
 
 @login_required
