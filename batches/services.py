@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from batches import signals
-from batches.choices import BatchEventType, BatchStatus, PhaseStatus
+from batches.choices import BatchEventType, BatchStatus, MaterialReturnKind, PhaseStatus
 from batches.exceptions import (
     BatchIncomplete,
     BatchNotReleasable,
@@ -28,6 +28,7 @@ from batches.models import (
     BatchEvent,
     BatchOrder,
     BatchRepoint,
+    MaterialReturn,
     MaterialUse,
     ParameterValue,
     PhaseExecution,
@@ -42,7 +43,7 @@ from equipment.services import (
 )
 from genealogy.models import Lot, LotEvent, Material
 from genealogy.quantities import convert, in_uom
-from genealogy.services import lot_consume, lot_produce
+from genealogy.services import lot_consume, lot_produce, lot_return
 from mes.audit.context import acting_as, current_context
 from mes.esign.models import Meaning
 from mes.esign.services import AuthenticatedSigner, record_sign
@@ -894,11 +895,103 @@ def material_dispense(
     return use
 
 
+@transaction.atomic
+def material_return(
+    *,
+    actor: Any,
+    use: MaterialUse,
+    quantity: Any,
+    kind: str,
+    reason: str,
+    uom: str | None = None,
+    at: datetime | None = None,
+) -> MaterialReturn:
+    """Part of a dispense was not charged into the batch: `returned` puts it back into its
+    lot (genealogy return event), `waste` writes it off (spilled, contaminated: the lot keeps
+    the consumption). Recorded while the phase is active, so that the phase's tolerance check
+    and the reconciliation count what was really charged; never more than is left of the
+    dispense; a reason is required."""
+    _require(actor, PERM_EXECUTE, "return or write off dispensed material")
+    at = _moment(at)
+    if kind not in MaterialReturnKind.values:
+        raise InvalidInput(
+            f"{kind!r} is not a kind of return (returned or waste).", code="return_kind_invalid"
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the material was not charged.", code="reason_required")
+    batch, phase = _lock_phase(use.phase)
+    _ensure_batch_running(batch)
+    _ensure_active(phase)
+    use = MaterialUse.objects.select_related("lot", "material", "consumption").get(pk=use.pk)
+    qty = in_uom(quantity, uom or use.uom, use.uom)
+    if qty <= 0:
+        raise InvalidInput("A returned quantity must be positive.", code="quantity_not_positive")
+    taken_back = use.returns.aggregate(total=Sum("quantity"))["total"] or Decimal(0)
+    left = use.quantity - taken_back
+    if qty > left:
+        raise Conflict(
+            f"Only {_num(left)} {use.uom} of lot {use.lot.lot_number} dispensed here is left "
+            f"to return or write off; {_num(qty)} {use.uom} is more.",
+            code="return_exceeds_dispense",
+        )
+    returned = kind == MaterialReturnKind.RETURNED
+    text = (
+        f"{batch.number} {phase.path} {'returned' if returned else 'wasted'} "
+        f"{_num(qty)} {use.uom} of {use.material.code} {use.lot.lot_number}: {reason}"
+    )
+    with acting_as(actor, reason=text):
+        event = (
+            lot_return(
+                actor=actor,
+                consumption=use.consumption,
+                quantity=qty,
+                uom=use.uom,
+                reason=text,
+                occurred_at=at,
+            )
+            if returned
+            else None
+        )
+        record = MaterialReturn.objects.create(
+            use=use,
+            kind=kind,
+            quantity=qty,
+            uom=use.uom,
+            reason=reason,
+            lot_event=event,
+            recorded_by=actor,
+            recorded_at=at,
+        )
+        _event(
+            batch,
+            BatchEventType.MATERIAL_RETURNED if returned else BatchEventType.MATERIAL_WASTED,
+            actor,
+            phase=phase,
+            data={
+                "use_id": use.pk,
+                "return_id": record.pk,
+                "material": use.material.code,
+                "lot": use.lot.lot_number,
+                "quantity": _num(qty),
+                "uom": use.uom,
+                "reason": reason,
+            },
+            at=at,
+        )
+    return record
+
+
 def dispensed_totals(phase: PhaseExecution) -> dict[int, Decimal]:
+    """What was charged into the phase per material: dispensed less returned and waste."""
     rows = phase.uses.values("material_id", "uom").annotate(total=Sum("quantity"))
     totals: dict[int, Decimal] = {}
     for row in rows:
         totals[row["material_id"]] = totals.get(row["material_id"], Decimal(0)) + row["total"]
+    backs = MaterialReturn.objects.filter(use__phase=phase).values("use__material_id")
+    for row in backs.annotate(total=Sum("quantity")):
+        material_id = row["use__material_id"]
+        totals[material_id] = totals.get(material_id, Decimal(0)) - row["total"]
     return totals
 
 

@@ -2,7 +2,14 @@
 
 from rest_framework import serializers
 
-from batches.models import BatchOrder, MaterialUse, ParameterValue, PhaseExecution
+from batches.choices import MaterialReturnKind
+from batches.models import (
+    BatchOrder,
+    MaterialReturn,
+    MaterialUse,
+    ParameterValue,
+    PhaseExecution,
+)
 from mes.esign.api.serializers import SignatureInputSerializer
 
 
@@ -63,6 +70,16 @@ class ParameterValueSerializer(serializers.ModelSerializer):
             "entered_by",
             "entered_at",
         ]
+        read_only_fields = fields
+
+
+class RecordedValueSerializer(ParameterValueSerializer):
+    """The answer to recording or correcting a value: the new entry and its phase (id)."""
+
+    phase = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta(ParameterValueSerializer.Meta):
+        fields = ["phase", *ParameterValueSerializer.Meta.fields]
         read_only_fields = fields
 
 
@@ -150,3 +167,20 @@ class DispenseInputSerializer(serializers.Serializer):
     lot = serializers.IntegerField(min_value=1, help_text="Lot id.")
     quantity = serializers.DecimalField(max_digits=18, decimal_places=6)
     uom = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+
+class ReturnInputSerializer(serializers.Serializer):
+    use = serializers.IntegerField(min_value=1, help_text="Material use (dispense) id.")
+    kind = serializers.ChoiceField(choices=MaterialReturnKind.choices)
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=6)
+    uom = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=2000)
+
+
+class MaterialReturnSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
+
+    class Meta:
+        model = MaterialReturn
+        fields = ["id", "use", "kind", "quantity", "uom", "reason", "lot_event", "recorded_by"]
+        read_only_fields = fields

@@ -13,9 +13,10 @@ GET  /api/v1/batches/orders/{id}/ebr/           the EBR as JSON
 GET  /api/v1/batches/orders/{id}/batchml/       the EBR as BatchML (B2MML BatchProductionRecord)
 GET  /api/v1/batches/phases/?batch=ID           phases with values and uses
 POST /api/v1/batches/phases/{id}/start/
-POST /api/v1/batches/phases/{id}/values/        {name, value, instrument?}
-POST /api/v1/batches/phases/{id}/correct/       {value_id, value, reason}
+POST /api/v1/batches/phases/{id}/values/        {name, value, instrument?}      -> the entry
+POST /api/v1/batches/phases/{id}/correct/       {value_id, value, reason}       -> the entry
 POST /api/v1/batches/phases/{id}/dispense/      {lot, quantity, uom?}
+POST /api/v1/batches/phases/{id}/returns/       {use, kind: returned|waste, quantity, reason}
 POST /api/v1/batches/phases/{id}/complete/      {username, password, reason}   signed
 POST /api/v1/batches/phases/{id}/verify/        {username, password, reason}   signed
 DELETE is 405 everywhere (GMP records are never deleted).
@@ -23,8 +24,10 @@ DELETE is 405 everywhere (GMP records are never deleted).
 
 from typing import Any
 
-from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Prefetch, prefetch_related_objects
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -154,6 +157,60 @@ class BatchOrderViewSet(GmpReadOnlyViewSet):
         return response
 
 
+# The scoped phase lookup of a command, compiled once per actor identity and permission set.
+# Building it (the area scoping through guardian) cost more CPU than running it. Its SQL
+# depends only on the actor's id, superuser flag and global permissions (object permissions
+# and role memberships are joined in the database at run time), so it is keyed by exactly
+# those: a changed permission makes a new key, a withdrawn area grant is seen at once.
+_COMMAND_SQL: dict[tuple[Any, ...], tuple[str, tuple[Any, ...], int]] = {}
+_COMMAND_SQL_MAX = 1024
+_PK_PLACEHOLDER = -7_391_002_113
+
+
+def _command_phase(actor: Any, pk: Any) -> PhaseExecution | None:
+    """The phase `pk` if the actor may see its batch (only its id and batch), else None."""
+    if not str(pk).isdigit():
+        return None
+    key = (actor.pk, actor.is_superuser, actor.is_active, frozenset(actor.get_all_permissions()))
+    compiled = _COMMAND_SQL.get(key)
+    if compiled is None:
+        qs = PhaseExecution.objects.filter(
+            pk=_PK_PLACEHOLDER, batch__in=selectors.batch_list(actor=actor)
+        ).values_list("id", "batch_id")
+        try:
+            sql, params = qs.query.sql_with_params()
+        except EmptyResultSet:  # the actor may see no batch at all
+            return None
+        at = [i for i, p in enumerate(params) if p == _PK_PLACEHOLDER]
+        if len(at) != 1:  # pragma: no cover - the ORM always passes the pk as one parameter
+            row = qs.first()
+            return _phase_from_row(row)
+        if len(_COMMAND_SQL) >= _COMMAND_SQL_MAX:
+            _COMMAND_SQL.clear()
+        compiled = _COMMAND_SQL[key] = (sql, tuple(params), at[0])
+    sql, params, at = compiled
+    values = list(params)
+    values[at] = int(pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return _phase_from_row(cursor.fetchone())
+
+
+def _phase_from_row(row: Any) -> PhaseExecution | None:
+    if row is None:
+        return None
+    return PhaseExecution.from_db(connection.alias, ["id", "batch_id"], list(row))
+
+
+_PHASE_CHILDREN = (
+    Prefetch(
+        "values",
+        queryset=ParameterValue.objects.select_related("instrument", "entered_by").order_by("id"),
+    ),
+    Prefetch("uses", queryset=MaterialUse.objects.select_related("material", "lot").order_by("id")),
+)
+
+
 class PhaseExecutionViewSet(GmpReadOnlyViewSet):
     serializer_class = s.PhaseExecutionSerializer
 
@@ -162,27 +219,25 @@ class PhaseExecutionViewSet(GmpReadOnlyViewSet):
             batch__in=selectors.batch_list(actor=self.request.user)
         )
         if self.action not in ("list", "retrieve", None):
-            # a command: the service locks and reloads the phase; only its id and batch are
-            # needed here (not every value and use of the phase)
+            # a command (see get_object): the service locks and reloads the phase; only its id
+            # and batch are needed here (not every value and use of the phase)
             return scoped.only("id", "batch")
         return self._readable(scoped)
+
+    def get_object(self) -> Any:
+        if self.action in ("list", "retrieve", None):
+            return super().get_object()
+        phase = _command_phase(self.request.user, self.kwargs["pk"])
+        if phase is None:
+            raise Http404("No phase matches the given query.")
+        self.check_object_permissions(self.request, phase)
+        return phase
 
     def _readable(self, scoped):  # type: ignore[no-untyped-def]
         qs = (
             scoped.select_related("batch", "completed_by", "verified_by")
             .defer("batch__control_recipe")
-            .prefetch_related(
-                Prefetch(
-                    "values",
-                    queryset=ParameterValue.objects.select_related(
-                        "instrument", "entered_by"
-                    ).order_by("id"),
-                ),
-                Prefetch(
-                    "uses",
-                    queryset=MaterialUse.objects.select_related("material", "lot").order_by("id"),
-                ),
-            )
+            .prefetch_related(*_PHASE_CHILDREN)
             .order_by("batch_id", "sequence")
         )
         batch = self.request.query_params.get("batch")
@@ -194,12 +249,23 @@ class PhaseExecutionViewSet(GmpReadOnlyViewSet):
         scoped = PhaseExecution.objects.filter(pk=phase.pk)
         return Response(self.get_serializer(self._readable(scoped).get()).data, status=code)
 
+    def _out_changed(self, phase: PhaseExecution) -> Response:
+        """The phase a service just changed and returned (locked, with its batch row): only
+        its values and uses are read, not the phase and batch again."""
+        prefetch_related_objects([phase], *_PHASE_CHILDREN)
+        return Response(self.get_serializer(phase).data)
+
+    def _out_entry(self, entry: ParameterValue) -> Response:
+        """A recorded entry (201): the entry alone, not the whole phase again (its values grow
+        with every entry); GET phases/{id}/ gives the phase."""
+        return Response(s.RecordedValueSerializer(entry).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=None, responses=s.PhaseExecutionSerializer)
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: Any = None) -> Response:
-        return self._out(services.phase_start(actor=request.user, phase=self.get_object()))
+        return self._out_changed(services.phase_start(actor=request.user, phase=self.get_object()))
 
-    @extend_schema(request=s.ValueInputSerializer, responses=s.PhaseExecutionSerializer)
+    @extend_schema(request=s.ValueInputSerializer, responses={201: s.RecordedValueSerializer})
     @action(detail=True, methods=["post"])
     def values(self, request: Request, pk: Any = None) -> Response:
         phase = self.get_object()
@@ -211,16 +277,16 @@ class PhaseExecutionViewSet(GmpReadOnlyViewSet):
                 raise InvalidInput(
                     f"There is no instrument {data['instrument']!r}.", code="instrument_not_found"
                 )
-        services.parameter_value_record(
+        entry = services.parameter_value_record(
             actor=request.user,
             phase=phase,
             name=data["name"],
             value=data["value"],
             instrument=instrument,
         )
-        return self._out(phase, status.HTTP_201_CREATED)
+        return self._out_entry(entry)
 
-    @extend_schema(request=s.CorrectionInputSerializer, responses=s.PhaseExecutionSerializer)
+    @extend_schema(request=s.CorrectionInputSerializer, responses={201: s.RecordedValueSerializer})
     @action(detail=True, methods=["post"])
     def correct(self, request: Request, pk: Any = None) -> Response:
         phase = self.get_object()
@@ -228,10 +294,10 @@ class PhaseExecutionViewSet(GmpReadOnlyViewSet):
         value = ParameterValue.objects.filter(pk=data["value_id"], phase=phase).first()
         if value is None:
             raise InvalidInput("No such entry in this phase.", code="value_not_found")
-        services.parameter_value_correct(
+        entry = services.parameter_value_correct(
             actor=request.user, value=value, new_value=data["value"], reason=data["reason"]
         )
-        return self._out(phase, status.HTTP_201_CREATED)
+        return self._out_entry(entry)
 
     @extend_schema(request=s.DispenseInputSerializer, responses=s.PhaseExecutionSerializer)
     @action(detail=True, methods=["post"])
@@ -250,16 +316,35 @@ class PhaseExecutionViewSet(GmpReadOnlyViewSet):
         )
         return self._out(phase, status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.ReturnInputSerializer, responses=s.MaterialReturnSerializer)
+    @action(detail=True, methods=["post"])
+    def returns(self, request: Request, pk: Any = None) -> Response:
+        phase = self.get_object()
+        data = self.validated_input(s.ReturnInputSerializer)
+        use = MaterialUse.objects.filter(pk=data["use"], phase=phase).first()
+        if use is None:
+            raise InvalidInput("No such dispense in this phase.", code="use_not_found")
+        record = services.material_return(
+            actor=request.user,
+            use=use,
+            kind=data["kind"],
+            quantity=data["quantity"],
+            uom=data["uom"] or None,
+            reason=data["reason"],
+        )
+        return Response(s.MaterialReturnSerializer(record).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=s.BatchSignInputSerializer, responses=s.PhaseExecutionSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: Any = None) -> Response:
         phase = self.get_object()
         data = self.validated_input(s.BatchSignInputSerializer)
         signer = _signer(request, data)
-        services.phase_complete(
-            actor=request.user, phase=phase, signer=signer, reason=data.get("reason", "")
+        return self._out_changed(
+            services.phase_complete(
+                actor=request.user, phase=phase, signer=signer, reason=data.get("reason", "")
+            )
         )
-        return self._out(phase)
 
     @extend_schema(request=s.BatchSignInputSerializer, responses=s.PhaseExecutionSerializer)
     @action(detail=True, methods=["post"])

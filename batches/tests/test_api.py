@@ -1,10 +1,13 @@
 import pytest
-from guardian.shortcuts import assign_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from batches import services
 from batches.models import BatchOrder, ParameterValue
 from batches.tests import factories as f
+from mes.accounts.models import ApiToken
+from mes.accounts.services import api_token_create, api_token_revoke
 from mes.accounts.tests.factories import DEFAULT_PASSWORD
+from mes.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -86,9 +89,14 @@ def test_terminal_flow_over_the_api(shop, batch, operator):
 
     assert started.json()["status"] == "active"
     assert recorded.status_code == 201
-    assert [(v["value_text"], v["is_out_of_limit"]) for v in recorded.json()["values"]] == [
-        ("40", True)
-    ]
+    entry = recorded.json()
+    assert (entry["phase"], entry["name"], entry["value_text"], entry["is_out_of_limit"]) == (
+        ph.pk,
+        "Charge temperature",
+        "40",
+        True,
+    )
+    assert entry["entered_by"] == operator.username
     assert again.status_code == 409
     assert again.json()["code"] == "value_already_recorded"
     assert ParameterValue.objects.count() == 1
@@ -148,3 +156,130 @@ def test_list_query_budget(api_client, planner, version, django_assert_max_num_q
         body = api_client.get(ORDERS).json()
 
     assert sorted(_numbers(body)) == ["B-Q0", "B-Q1", "B-Q2"]
+
+
+@pytest.fixture
+def terminal(api_client, admin_user, operator, batch):
+    """A terminal authenticated by its API token (the real header, not force_authenticate)."""
+    assign_perm("equipment.operate_in_area", operator, batch.unit.area)
+    _token, key = api_token_create(actor=admin_user, user=operator, name="terminal 1")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api_client.get("/api/v1/mes/me/").status_code == 200  # stamps last_used_at (hourly)
+    return api_client
+
+
+@pytest.mark.postgres
+def test_one_entry_through_a_token_stays_within_its_statement_budget(
+    terminal, batch, operator, django_assert_max_num_queries
+):
+    """Token + user + permissions + roles in one statement, the scoped phase lookup, the batch
+    and phase locks, the duplicate check, the entry and its event (audit context on each
+    INSERT), and an answer that reads nothing more (savepoints are the test's transaction)."""
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+
+    with django_assert_max_num_queries(9) as captured:
+        response = terminal.post(
+            f"{PHASES}{ph.pk}/values/", {"name": "Charge temperature", "value": "25"}, format="json"
+        )
+
+    assert response.status_code == 201
+    assert response.json()["value_text"] == "25"
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "auth_permission" in sql  # the permissions came with the token
+    assert sql.count("FOR UPDATE") == 2  # the batch row, then the phase row
+
+
+@pytest.mark.postgres
+def test_an_entry_through_a_token_is_audited_with_the_operators_roles(terminal, batch, operator):
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+
+    response = terminal.post(
+        f"{PHASES}{ph.pk}/values/", {"name": "Charge temperature", "value": "25"}, format="json"
+    )
+
+    event = AuditEvent.objects.get(
+        table_name="batches_parametervalue", record_pk=str(response.json()["id"])
+    )
+    assert (event.user_name, event.roles, event.action) == (
+        operator.username,
+        ["Operator"],
+        "INSERT",
+    )
+
+
+def test_the_entry_answer_grows_not_with_the_phase(terminal, batch, operator):
+    """The answer is the new entry, whatever the phase already holds."""
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+
+    response = terminal.post(
+        f"{PHASES}{ph.pk}/values/", {"name": "Charge temperature", "value": "25"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert "values" not in response.json()
+    assert terminal.get(f"{PHASES}{ph.pk}/").json()["values"][0]["id"] == response.json()["id"]
+
+
+def test_completion_answers_the_completed_phase_with_its_values(terminal, batch, operator):
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+    services.parameter_value_record(actor=operator, phase=ph, name="Charge temperature", value="25")
+    sign = {"username": operator.username, "password": DEFAULT_PASSWORD, "reason": ""}
+
+    body = terminal.post(f"{PHASES}{ph.pk}/complete/", sign, format="json").json()
+
+    assert (body["status"], body["completed_by"], body["batch"]) == (
+        "completed",
+        operator.username,
+        batch.number,
+    )
+    assert [v["value_text"] for v in body["values"]] == ["25"]
+
+
+def test_a_revoked_terminal_token_is_refused_on_the_next_entry(
+    terminal, batch, operator, admin_user
+):
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+    api_token_revoke(actor=admin_user, token=ApiToken.objects.get(user=operator), reason="lost")
+
+    response = terminal.post(
+        f"{PHASES}{ph.pk}/values/", {"name": "Charge temperature", "value": "25"}, format="json"
+    )
+
+    assert response.status_code == 401
+    assert ParameterValue.objects.count() == 0
+
+
+def test_a_withdrawn_role_takes_effect_on_the_next_token_request(terminal, batch, operator):
+    """Permissions come with the token on every request: nothing is cached across requests."""
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+    operator.groups.clear()
+
+    response = terminal.post(
+        f"{PHASES}{ph.pk}/values/", {"name": "Charge temperature", "value": "25"}, format="json"
+    )
+
+    assert response.status_code == 404  # the phase is no longer visible to the user
+    assert ParameterValue.objects.count() == 0
+
+
+def test_a_withdrawn_area_grant_takes_effect_on_the_next_command(terminal, batch, operator):
+    """The compiled scope of a command is keyed by the actor's permissions; area grants are
+    read in the database on every command."""
+    ph = services.phase_start(actor=operator, phase=f.phase(batch, 1))
+    first = terminal.post(
+        f"{PHASES}{ph.pk}/values/", {"name": "Charge temperature", "value": "25"}, format="json"
+    )
+    remove_perm("equipment.operate_in_area", operator, batch.unit.area)
+
+    second = terminal.post(
+        f"{PHASES}{ph.pk}/correct/",
+        {"value_id": first.json()["id"], "value": "26", "reason": "misread"},
+        format="json",
+    )
+
+    assert (first.status_code, second.status_code) == (201, 404)
+    assert ParameterValue.objects.count() == 1
+
+
+def test_a_command_on_an_unknown_phase_is_404(terminal):
+    assert terminal.post(f"{PHASES}999999/start/").status_code == 404

@@ -41,6 +41,11 @@ class AuditContext:
             return None
         return user
 
+    def prime_roles(self, user: Any, roles: list[str]) -> None:
+        """The user's role names, read by the caller in this request (API token
+        authentication reads them with the token), so the first write need not."""
+        self._roles_cache[user.pk] = sorted(roles)
+
     def roles(self, user: Any) -> list[str]:
         if user.pk not in self._roles_cache:
             self._roles_cache[user.pk] = sorted(user.groups.values_list("name", flat=True))
