@@ -123,8 +123,10 @@ def _state(status: str) -> str:
 
 def batch_performance_xml(batch: Any) -> bytes:
     """The batch's performance: one segment response per phase (times, unit), the materials
-    dispensed (Consumed) and the lot made (Produced), with quantities and units."""
+    dispensed (Consumed: less what went back to stock, as the ERP's net goods issue) and the
+    lot made (Produced), with quantities and units."""
     from batches.models import MaterialUse
+    from genealogy.services import returned_quantities
 
     erp_id = _erp_id(batch=batch)
     unit_code = batch.unit.code if batch.unit_id else ""
@@ -147,6 +149,7 @@ def batch_performance_xml(batch: Any) -> bytes:
     uses = {}
     for use in MaterialUse.objects.filter(phase__batch=batch).select_related("material", "lot"):
         uses.setdefault(use.phase_id, []).append(use)
+    returned = returned_quantities([u.consumption_id for phase in uses.values() for u in phase])
     for phase in batch.phases.order_by("sequence"):
         seg = _sub(response, "SegmentResponse")
         _sub(seg, "ID", phase.path)
@@ -174,7 +177,7 @@ def batch_performance_xml(batch: Any) -> bytes:
                 material=use.material.code,
                 lot=use.lot.lot_number,
                 use="Consumed",
-                quantity=use.quantity,
+                quantity=use.quantity - returned.get(use.consumption_id, 0),
                 uom=use.uom,
             )
     for record in batch.yields.select_related("material", "lot"):

@@ -411,10 +411,56 @@ def _order_of_lot_event(event: Any) -> ErpOrderLink | None:
     return None
 
 
+def _goods_issue_reversal(link: ErpOrderLink, event: Any) -> None:
+    """A return to stock (`lot.returned`) of part of what a consumption took: the reversal of
+    that consumption's goods issue, in the same transaction. Only a goods issue the outbox
+    wrote is reversed (the ERP never heard of any other consumption)."""
+    consumption_id = (event.data or {}).get("consumption")
+    if consumption_id is None:
+        return
+    issue = (
+        OutboxMessage.objects.filter(
+            link=link, kind=GOODS_ISSUE, source=f"lotevent:{int(consumption_id)}"
+        )
+        .only("idempotency_key")
+        .first()
+    )
+    if issue is None:
+        logger.warning(
+            "lot event #%s returns consumption #%s, which sent %s no goods issue: not reversed",
+            event.pk,
+            consumption_id,
+            link,
+        )
+        return
+    lot = event.lot
+    message_write(
+        link=link,
+        kind=GOODS_ISSUE,
+        source=f"lotevent:{event.pk}",
+        payload={
+            "material": lot.material.code,
+            "lot": lot.lot_number,
+            "quantity": _num(abs(event.quantity_delta)),
+            "uom": event.uom,
+            "posted_at": _iso(event.occurred_at),
+            "reversal": True,
+            "reverses": issue.idempotency_key,
+        },
+    )
+
+
 def on_lot_event(sender: Any, instance: Any, created: bool, raw: bool = False, **kw: Any) -> None:
     from genealogy.choices import EventType, NodeKind
 
-    if not created or raw or instance.type not in (EventType.CONSUMED, EventType.PRODUCED):
+    if not created or raw:
+        return
+    if instance.type == EventType.RETURNED:
+        link = _order_of_lot_event(instance)
+        if link is not None:
+            _goods_issue_reversal(link, instance)
+        return
+    if instance.type not in (EventType.CONSUMED, EventType.PRODUCED):
         return
     lot = instance.lot
     if instance.type == EventType.PRODUCED and lot.kind == NodeKind.UNIT:

@@ -14,6 +14,7 @@ from erp_connectors.adapters.base import (
     GOODS_RECEIPT,
     OPERATION_CONFIRMATION,
     AdapterError,
+    is_reversal,
 )
 from erp_connectors.models import (
     ConnectionKind,
@@ -163,7 +164,10 @@ def mes_view(link: ErpOrderLink) -> dict[str, Any]:
     for m in delivered:
         p = m["payload"]
         if m["kind"] in (GOODS_ISSUE, GOODS_RECEIPT):
-            total[m["kind"]] += Decimal(str(p.get("quantity", "0")))
+            # a goods-issue reversal (material returned to stock) takes back what it names:
+            # the ERP holds the net issue (SAP 261 - 262, Oracle issue - return, ...)
+            sign = -1 if m["kind"] == GOODS_ISSUE and is_reversal(p) else 1
+            total[m["kind"]] += sign * Decimal(str(p.get("quantity", "0")))
         if m["kind"] == OPERATION_CONFIRMATION:
             total["good"] += Decimal(str(p.get("good", "0")))
             total["scrap"] += Decimal(str(p.get("scrap", "0")))

@@ -78,7 +78,9 @@ class OutboundMessage:
     - order_start: {"started_at"}
     - operation_confirmation: {"operation", "work_center", "good", "scrap", "rework",
       "labor_hours", "machine_hours", "final": bool, "posted_at"}
-    - goods_issue: {"material", "lot", "quantity", "uom", "posted_at"}
+    - goods_issue: {"material", "lot", "quantity", "uom", "posted_at"}; a return to stock of
+      part of an issue is a goods issue with "reversal": true and "reverses" (the key of the
+      issue it reverses), the quantity still positive: the ERP subtracts it (`is_reversal`)
     - goods_receipt: {"material", "lot", "quantity", "uom", "posted_at"}
     - batch_yield: {"theoretical", "actual", "uom", "yield_pct"}
     - order_completion: {"good", "scrap", "completed_at"}
@@ -180,6 +182,12 @@ def get_adapter(
     return factory(
         base_url=base_url, credentials=credentials or {}, mapping=mapping or {}, timeout=timeout
     )
+
+
+def is_reversal(message: OutboundMessage | Mapping[str, Any]) -> bool:
+    """A goods issue that reverses (part of) an earlier one: material returned to stock."""
+    payload = message.payload if isinstance(message, OutboundMessage) else message
+    return bool(payload.get("reversal"))
 
 
 def decimal_str(value: Decimal | int | float | str) -> str:

@@ -15,7 +15,8 @@ after SendMessage; 0 = "queued" counts as delivered and read_back reports failur
 
 Outbound: order_start → ProdProductionOrderStart; operation_confirmation →
 ProdProductionOrderRouteCard (one line with quantities and labor hours, one with machine hours);
-goods_issue → ProdProductionOrderPickingList; goods_receipt → ProdProductionOrderReportFinished;
+goods_issue → ProdProductionOrderPickingList (a goods-issue reversal, material returned to stock:
+a line with a negative ConsumptionBOMQuantity); goods_receipt → ProdProductionOrderReportFinished;
 order_completion → ProdProductionOrderEnd. batch_yield and order_rejection have no D365 MES
 message: they are not sent (DeliveryResult.detail says so).
 
@@ -48,6 +49,7 @@ from erp_connectors.adapters.base import (
     DeliveryResult,
     InboundOrder,
     OutboundMessage,
+    is_reversal,
     register_adapter,
 )
 from erp_connectors.adapters.http import ErpHttp
@@ -300,7 +302,10 @@ class D365Adapter:
                 "PickingListLines": [
                     {
                         "ItemNumber": m.material_to_erp(p["material"]),
-                        "ConsumptionBOMQuantity": _num(p["quantity"]),
+                        # a return to stock is a negative picking-list line
+                        "ConsumptionBOMQuantity": _num(
+                            -Decimal(str(p["quantity"])) if is_reversal(message) else p["quantity"]
+                        ),
                         "BOMUnitSymbol": m.uom_to_erp(p["uom"]),
                         "ConsumptionDate": _date(p.get("posted_at")),
                         "ItemBatchNumber": str(p.get("lot", "")),

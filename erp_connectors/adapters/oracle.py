@@ -5,7 +5,7 @@ credentials: {"username", "password"} (Basic over HTTPS; an OAuth bearer can be 
 mapping (SiteMapping keys plus): plant (the OrganizationCode, e.g. "M1"), source_system ("MES":
 a source system registered in Trading Community), source_system_type ("EXTERNAL"), page_size
 (`limit`, default 25), subinventory / completion_subinventory, issue_type ("MATERIAL_ISSUE"),
-receipt_type ("PRODUCT_COMPLETION"), dff_yield ("mesYieldPercent"), dff_actual_yield
+return_type ("MATERIAL_RETURN": a goods-issue reversal), receipt_type ("PRODUCT_COMPLETION"), dff_yield ("mesYieldPercent"), dff_actual_yield
 ("mesActualYield"), dff_rejection ("mesRejectionReason").
 
 Outbound: operation_confirmation → POST operationTransactions (good: READY→COMPLETE, scrap:
@@ -44,6 +44,7 @@ from erp_connectors.adapters.base import (
     DeliveryResult,
     InboundOrder,
     OutboundMessage,
+    is_reversal,
     register_adapter,
 )
 from erp_connectors.adapters.http import ErpHttp
@@ -336,12 +337,15 @@ class OracleAdapter:
             )
         p = message.payload
         receipt = message.kind == GOODS_RECEIPT
+        if receipt:
+            transaction_type = self.mapping.get("receipt_type", "PRODUCT_COMPLETION")
+        elif is_reversal(message):  # material returned from the work order to stock
+            transaction_type = self.mapping.get("return_type", "MATERIAL_RETURN")
+        else:
+            transaction_type = self.mapping.get("issue_type", "MATERIAL_ISSUE")
         body = {
             **self._source(message),
-            "TransactionTypeCode": self.mapping.get(
-                "receipt_type" if receipt else "issue_type",
-                "PRODUCT_COMPLETION" if receipt else "MATERIAL_ISSUE",
-            ),
+            "TransactionTypeCode": transaction_type,
             "OrganizationCode": self.organization,
             "WorkOrderNumber": message.erp_order_id,
             "ItemNumber": self.mapping.material_to_erp(p["material"]),

@@ -3,6 +3,8 @@
 credentials: {"secret": shared HMAC secret, "token": optional bearer token}
 mapping: SiteMapping keys plus {"orders_path": "/api/orders", "messages_path": "/api/messages",
 "state_path": "/api/orders/{id}/state", "page_size": 100}.
+A goods issue with `"reversal": true` (material returned to stock) is sent as it is: the ERP
+subtracts it from the order's goods issues.
 Idempotency: the ERP dedupes by the `Idempotency-Key` header (a replay answers 200 with
 `Idempotent-Replayed: true` → DeliveryResult(duplicate=True)); no read-back needed.
 """

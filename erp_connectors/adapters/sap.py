@@ -11,7 +11,7 @@ mapping (SiteMapping keys plus):
 
 Outbound: order_start → function import `OrderReleasedByMES`; operation_confirmation → POST
 `ProdnOrdConf2`/`ProcOrdConf2`; goods_issue / goods_receipt → POST `A_MaterialDocumentHeader`
-(GoodsMovementCode 03/261, 02/101); batch_yield / order_rejection → PATCH of the order's custom
+(GoodsMovementCode 03/261, 02/101; a goods-issue reversal, material returned to stock: 03/262); batch_yield / order_rejection → PATCH of the order's custom
 fields with If-Match; order_completion → `TechlyCmpltOrder` with If-Match.
 
 Idempotency (SAP offers no idempotency header, and whether S/4HANA enforces a unique
@@ -47,6 +47,7 @@ from erp_connectors.adapters.base import (
     DeliveryResult,
     InboundOrder,
     OutboundMessage,
+    is_reversal,
     register_adapter,
 )
 from erp_connectors.adapters.http import ErpHttp
@@ -478,6 +479,8 @@ class SapAdapter:
 
     def _goods_movement(self, message: OutboundMessage, svc: dict[str, str]) -> DeliveryResult:
         receipt = message.kind == GOODS_RECEIPT
+        # 262 reverses 261 (material returned from the order to stock)
+        movement = "101" if receipt else "262" if is_reversal(message) else "261"
         key_text = message.idempotency_key[:50]
         if message.attempt != 1:
             found = list(
@@ -507,7 +510,7 @@ class SapAdapter:
                         "Plant": self.mapping.get("plant", ""),
                         "StorageLocation": self.mapping.get("storage_location", ""),
                         "Batch": str(p.get("lot", "")),
-                        "GoodsMovementType": "101" if receipt else "261",
+                        "GoodsMovementType": movement,
                         "ManufacturingOrder": message.erp_order_id,
                         "EntryUnit": self.mapping.uom_to_erp(p["uom"]),
                         "QuantityInEntryUnit": decimal_literal(p["quantity"]),

@@ -12,7 +12,9 @@
 - A background processor applies queued messages in arrival order (so per production order
   FIFO), `process_delay` seconds after receipt; a failing message is tried 3 times, then
   Failed with its Infolog. Validation: unknown order, wrong status (Released → StartedUp →
-  ReportedFinished → Ended), mandatory field missing, negative quantity, bad enum value
+  ReportedFinished → Ended), mandatory field missing, negative quantity (except a picking-list
+  line's ConsumptionBOMQuantity: a negative one returns to stock at most what the order picked
+  of that item and batch), bad enum value
   (`"EndJob": "true"` instead of "Yes"), a Failed message of the same type for the order.
   `transient_failures: n` makes the next n attempts fail ("deadlock"), to show the retries.
 - With `business_events_url`, each Processed/Failed message is POSTed there as the "Message
@@ -61,13 +63,13 @@ class Infolog(Exception):
     """A processing failure: the text goes to the message's Infolog."""
 
 
-def _qty(line: dict[str, Any], name: str) -> Decimal:
+def _qty(line: dict[str, Any], name: str, *, signed: bool = False) -> Decimal:
     value = line.get(name, 0)
     try:
         number = Decimal(str(value))
     except InvalidOperation:
         raise Infolog(f"Field {name}: '{value}' is not a number.") from None
-    if number < 0:
+    if number < 0 and not signed:
         raise Infolog(f"Field {name}: the quantity can't be negative.")
     return number
 
@@ -476,6 +478,8 @@ class D365Simulator(Simulator):
                 raise Infolog(f"Field {lines_key} must contain at least one line.")
             for line in lines:
                 self.check_line(kind, line, order)
+            if kind == "ProdProductionOrderPickingList":
+                self.pick(order, lines)
             if kind == "ProdProductionOrderReportFinished":
                 for line in lines:
                     totals["finished"] += _qty(line, "ReportedGoodQuantity")
@@ -500,6 +504,23 @@ class D365Simulator(Simulator):
         self._etag(order)
         return effect
 
+    def pick(self, order: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        """Consume the picking-list lines: a negative line returns to stock at most what the
+        order picked of that item and batch."""
+        picked = dict(order["_totals"].get("picked", {}))
+        for line in lines:
+            key = f"{line['ItemNumber']}/{line.get('ItemBatchNumber') or ''}"
+            quantity = _qty(line, "ConsumptionBOMQuantity", signed=True)
+            if picked.get(key, Decimal(0)) + quantity < 0:
+                raise Infolog(
+                    f"Field ConsumptionBOMQuantity: {-quantity} can't be returned, only "
+                    f"{picked.get(key, Decimal(0))} of item {line['ItemNumber']} batch "
+                    f"'{line.get('ItemBatchNumber') or ''}' was picked for production order "
+                    f"{order['ProductionOrderNumber']}."
+                )
+            picked[key] = picked.get(key, Decimal(0)) + quantity
+        order["_totals"]["picked"] = picked
+
     def check_line(self, kind: str, line: Any, order: dict[str, Any]) -> None:
         if not isinstance(line, dict):
             raise Infolog("Each line must be a JSON object.")
@@ -516,7 +537,8 @@ class D365Simulator(Simulator):
         elif kind == "ProdProductionOrderPickingList":
             if not line.get("ItemNumber"):
                 raise Infolog("Field ItemNumber must be filled in.")
-            _qty(line, "ConsumptionBOMQuantity")
+            # a negative picking-list line returns material from the order to stock
+            _qty(line, "ConsumptionBOMQuantity", signed=True)
             _noyes(line, "IsConsumptionEnded")
         else:
             for name in ("ReportedGoodQuantity", "ReportedErrorQuantity"):

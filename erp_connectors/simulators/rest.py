@@ -5,6 +5,8 @@
   `Idempotency-Key`: 201 {"id", "status": "accepted"}; the same key and body again → 200 with the
   first answer and `Idempotent-Replayed: true` (no second effect); the same key with another
   body → 422; a validation error → 422 {"error": {"code", "message"}}.
+  A goods_issue with `"reversal": true` (material returned to stock) subtracts its quantity
+  from the order's goods issues (never more than was issued: 422).
 - `GET  /api/orders/<id>/state` → the order's totals (the adapter's `read_back`).
 Every request must carry a valid `X-MES-Signature` (401 with the reason otherwise).
 `POST /_sim/push` {"url", "orders": [...]} makes the ERP push orders, signed, to a webhook.
@@ -159,6 +161,17 @@ class RestSimulator(Simulator):
         missing = [f for f in REQUIRED[kind] if f not in payload]
         if missing:
             return f"{kind}: missing {', '.join(missing)}"
+        if kind == "goods_issue" and payload.get("reversal"):
+            issued = Decimal(self.orders[message["erp_order_id"]]["totals"]["goods_issues"])
+            try:
+                back = Decimal(str(payload.get("quantity")))
+            except InvalidOperation:
+                back = Decimal(0)  # reported as not a number below
+            if back > issued:
+                return (
+                    f"goods_issue reversal of {back} exceeds the {issued} issued to order "
+                    f"{message.get('erp_order_id')}"
+                )
         if kind == "operation_confirmation":
             done = self.orders[message["erp_order_id"]]["totals"]["operations"].get(
                 str(payload.get("operation"))
@@ -193,8 +206,10 @@ class RestSimulator(Simulator):
             "goods_issue": [("goods_issues", "quantity")],
             "goods_receipt": [("goods_receipts", "quantity")],
         }.get(kind, [])
+        # a goods-issue reversal (material returned to stock) takes back what it names
+        sign = -1 if kind == "goods_issue" and payload.get("reversal") else 1
         for total, field in add:
-            totals[total] = str(Decimal(totals[total]) + Decimal(str(payload[field])))
+            totals[total] = str(Decimal(totals[total]) + sign * Decimal(str(payload[field])))
         if kind == "operation_confirmation":
             # partial confirmations add up per operation; the final one closes the operation
             op = totals["operations"].setdefault(

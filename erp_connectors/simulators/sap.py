@@ -10,7 +10,8 @@ Services under `/sap/opu/odata/sap/` (reference §4.1):
   `ProcOrdConf2` (GET with $filter, POST). `ExternalSystemConfirmation` is stored; duplicates
   are accepted (mode B, the realistic worst case) unless `dedupe_external_confirmation`.
 - `API_MATERIAL_DOCUMENT_SRV`: `A_MaterialDocumentHeader` (POST deep insert
-  `to_MaterialDocumentItem`, GoodsMovementCode 02 = GR for order / 03 = GI), `A_MaterialDocumentItem`
+  `to_MaterialDocumentItem`, GoodsMovementCode 02 = GR for order / 03 = GI: 261, or 262 to
+  reverse an issue, never more of a material and batch than the order holds), `A_MaterialDocumentItem`
   (GET with $filter).
 
 Protocol: Basic auth (401 + WWW-Authenticate), `x-csrf-token: Fetch` on a GET returns the token
@@ -156,6 +157,14 @@ def _key_value(raw: str, name: str) -> str:
             value = value[4:]
         return value.strip("'").replace("''", "'")
     return ""
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two material document items of one material and batch."""
+    return (a.get("Material"), str(a.get("Batch") or "")) == (
+        b.get("Material"),
+        str(b.get("Batch") or ""),
+    )
 
 
 def _decimal(body: dict[str, Any], name: str, default: str = "0") -> Decimal:
@@ -884,6 +893,17 @@ class SapSimulator(Simulator):
         return json_response(201, {"d": out}, [("Location", out["__metadata"]["uri"])])
 
     # ------------------------------------------------------ material documents
+    def order_issued(self, number: str, item: dict[str, Any]) -> Decimal:
+        """What of the item's material and batch the order holds: 261 - 262 posted."""
+        total = Decimal(0)
+        for doc in self.material_docs:
+            for posted in doc["_items"]:
+                if posted["ManufacturingOrder"] != number or not _same(posted, item):
+                    continue
+                sign = {"261": 1, "262": -1}.get(posted["GoodsMovementType"], 0)
+                total += sign * Decimal(posted["QuantityInEntryUnit"])
+        return total
+
     def post_material_document(self, request: Request) -> Response:
         body = request.json()
         if not isinstance(body, dict):
@@ -944,6 +964,22 @@ class SapSimulator(Simulator):
                 raise SapError(400, "M7/024", "Quantity must be greater than zero", target)
             if not item.get("EntryUnit"):
                 raise SapError(400, "M7/025", "Enter a unit of entry", target)
+            if movement == "262":
+                # a reversal of goods issues to the order: never more of the material and
+                # batch than the order holds (261 - 262 so far, this document's items too)
+                issued = self.order_issued(number, item) - sum(
+                    (q for i, q in checked if i["GoodsMovementType"] == "262" and _same(i, item)),
+                    Decimal(0),
+                )
+                if quantity > issued:
+                    raise SapError(
+                        400,
+                        "M7/062",
+                        f"Quantity {decimal_literal(quantity)} to reverse exceeds the "
+                        f"{decimal_literal(issued)} of material {item['Material']} batch "
+                        f"{item.get('Batch') or '(none)'} issued to order {number}",
+                        target,
+                    )
             checked.append((item, quantity))
         self.doc_numbers += 1
         year = f"{datetime.fromtimestamp(self.clock(), UTC):%Y}"

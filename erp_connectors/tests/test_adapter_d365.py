@@ -261,7 +261,9 @@ def test_bad_enum_and_negative_quantity_fail_in_the_processor(sim, adapter):
     infologs = [m["MessageInfolog"] for m in settled(sim) if m["MessageState"] == "Failed"]
     assert infologs == [
         "Value 'true' is not valid for field EndJob (enum NoYes: Yes, No).",
-        "Field ConsumptionBOMQuantity: the quantity can't be negative.",
+        # a negative picking-list line is a return to stock: not more than was picked
+        "Field ConsumptionBOMQuantity: 1 can't be returned, only 0 of item M0001 batch '' was "
+        f"picked for production order {ORDER}.",
     ]
 
 
