@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from erp_connectors.adapters.base import (
@@ -540,25 +540,24 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 
 def _due_messages(now: Any) -> Any:
+    """Messages due for delivery: the head of each order's queue (its oldest message not yet
+    delivered), if it is pending and due or its claim's lease ran out. The heads are one
+    grouped scan of the open messages (`erp_outbox_open_idx`), whatever the plan: a per-row
+    "no earlier open message" probe walked every queued message of a long order per claim."""
     lease = now - timedelta(seconds=settings.MES_ERP_OUTBOX_LEASE_SECONDS)
-    earlier_open = (
-        OutboxMessage.objects.filter(
-            connection_id=OuterRef("connection_id"),
-            erp_order_id=OuterRef("erp_order_id"),
-            id__lt=OuterRef("id"),
-        )
-        .exclude(status=OutboxStatus.DELIVERED)
-        .values("id")
+    heads = (
+        OutboxMessage.objects.exclude(status=OutboxStatus.DELIVERED)
+        .order_by()
+        .values("connection_id", "erp_order_id")
+        .annotate(head=Min("id"))
+        .values("head")
     )
-    return (
-        OutboxMessage.objects.filter(
-            Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
-            | Q(status=OutboxStatus.IN_FLIGHT, claimed_at__lt=lease),
-            connection__is_active=True,
-        )
-        .exclude(Exists(earlier_open))
-        .order_by("id")
-    )
+    return OutboxMessage.objects.filter(
+        Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        | Q(status=OutboxStatus.IN_FLIGHT, claimed_at__lt=lease),
+        connection__is_active=True,
+        id__in=heads,
+    ).order_by("id")
 
 
 def _relaxed_commit() -> None:
