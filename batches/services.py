@@ -48,6 +48,7 @@ from mes.audit.context import acting_as, current_context
 from mes.esign.models import Meaning
 from mes.esign.services import AuthenticatedSigner, record_sign
 from mes.exceptions import Conflict, DomainError, InvalidInput, InvalidTransition, NotAuthorized
+from mes.numbering import next_number
 from quality.models import Characteristic
 from quality.selectors import deviations_open_for_source
 from quality.services import (
@@ -194,16 +195,7 @@ def _open_deviation(
 
 
 def _next_number() -> str:
-    year = timezone.localdate().year
-    prefix = f"B{year}-"
-    last = (
-        BatchOrder.objects.filter(number__startswith=prefix)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    n = int(last.rsplit("-", 1)[1]) + 1 if last and last.rsplit("-", 1)[1].isdigit() else 1
-    return f"{prefix}{n:05d}"
+    return next_number(BatchOrder, "number", f"B{timezone.localdate().year}-")
 
 
 def snapshot_hash(snapshot: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from equipment.models import Site, Unit, WorkCenter
 from mes.audit.context import acting_as, current_context
 from mes.exceptions import Conflict, InvalidInput, InvalidTransition, NotAuthorized
+from mes.numbering import next_number
 from scheduling import selectors
 from scheduling.models import (
     SOLVER_BUSY,
@@ -735,8 +736,7 @@ def _store(
 
 
 def _next_number() -> str:
-    last = Schedule.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return f"SCH-{last + 1:05d}"
+    return next_number(Schedule, "number", "SCH-")
 
 
 @transaction.atomic

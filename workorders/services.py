@@ -45,6 +45,7 @@ from mes.exceptions import (
     NotAuthorized,
     SignatureRefused,
 )
+from mes.numbering import next_number
 from workorders import adapters
 from workorders.choices import (
     WORK_ORDER_TRANSITIONS,
@@ -432,16 +433,7 @@ def _latest(model: type[Bom] | type[Routing], item: Material, on: date) -> Any:
 
 
 def _next_wo_number() -> str:
-    year = timezone.localdate().year
-    prefix = f"WO-{year}-"
-    last = (
-        WorkOrder.objects.filter(number__startswith=prefix)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    n = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"{prefix}{n:05d}"
+    return next_number(WorkOrder, "number", f"WO-{timezone.localdate().year}-")
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from mes.exceptions import Conflict, InvalidInput, InvalidTransition, NotAuthorized
+from mes.testing import race
 from workorders import services
 from workorders.choices import SerialIssue, UnitStatus, WorkOrderStatus
 from workorders.exceptions import QuantityExceeded
@@ -204,3 +205,27 @@ def test_operator_may_not_replan_and_a_reason_is_required(released_wo, operator,
         )
     assert WorkOrder.objects.get(pk=released_wo.pk).quantity == q(3)
     assert _replans(released_wo) == []
+
+
+# --- numbering -------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_work_orders_created_at_the_same_moment_get_distinct_numbers(box_wo, planner):
+    """Four planners (or ERP pushes) at once: each order gets its own next number, none fails
+    on the unique number."""
+    results = race(
+        *[
+            lambda: services.work_order_create(
+                actor=planner, item=box_wo.item, quantity=1, due_date=_due()
+            )
+            for _ in range(4)
+        ]
+    )
+
+    assert all(isinstance(r, WorkOrder) for r in results), results
+    numbers = sorted(r.number for r in results)
+    last = int(box_wo.number.rsplit("-", 1)[1])
+    prefix = box_wo.number.rsplit("-", 1)[0]
+    assert numbers == [f"{prefix}-{n:05d}" for n in range(last + 1, last + 5)]
