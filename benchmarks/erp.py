@@ -3,6 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mes_bench_erp \\
     REDIS_URL=redis://127.0.0.1:6379/9 \\
     python benchmarks/erp.py [--orders 10000] [--messages 10000] [--concurrency 4]
+                             [--inbound-processes 4]
 
 Use a scratch PostgreSQL database (it is migrated and gets the demo plant if missing) and a
 Redis database nobody else uses (it is purged). It starts F1's generic REST/webhook ERP
@@ -11,7 +12,9 @@ the orders, then:
 
 1. inbound: receives every order through `inbound.order_receive` (the service behind
    `POST /api/v1/erp-connectors/orders/`), a discrete planned order each (work order of the
-   demo's pail assembly), then receives a sample again: it must create nothing;
+   demo's pail assembly), pushed by `--inbound-processes` clients at once (each its own
+   process and connection; 1 = one by one), then receives a sample again: it must create
+   nothing, and every work order must have its own number;
 2. outbound: writes one message per order into the outbox (`outbox.message_write`, what the
    plant-event receivers call), starts `celery -A mes worker` and one drain task per worker
    process, and waits until the outbox is empty;
@@ -33,6 +36,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,11 +52,47 @@ ENV = {
 ITEM = "PAIL-ASM-20"
 
 
+def inbound_order(erp_id: str, due: Any) -> Any:
+    """A discrete planned order of ITEM as the ERP would send it."""
+    from erp_connectors.adapters.base import InboundOrder
+
+    return InboundOrder(
+        erp_order_id=erp_id,
+        version="1",
+        kind="discrete",
+        material_code=ITEM,
+        quantity=Decimal(10),
+        uom="ea",
+        due=due,
+        status="planned",
+    )
+
+
+def _push(job: tuple[int, list[str], Any]) -> int:
+    """One pushing ERP client (a forked process with its own connection): receive its orders."""
+    from django.db import connections
+
+    from erp_connectors.inbound import erp_user, order_receive
+    from erp_connectors.models import ErpConnection
+
+    connection_pk, erp_ids, due = job
+    conn, actor = ErpConnection.objects.get(pk=connection_pk), erp_user()
+    for erp_id in erp_ids:
+        order_receive(
+            actor=actor, connection=conn, order=inbound_order(erp_id, due), channel="push"
+        )
+    connections.close_all()
+    return len(erp_ids)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--inbound-processes", type=int, default=4, help="ERP pushes at once (1: one by one)"
+    )
     parser.add_argument("--resend", type=int, default=1_000, help="orders received twice")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -65,10 +105,10 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import transaction
+    from django.db import connections, transaction
     from django.utils import timezone
 
-    from erp_connectors.adapters.base import ORDER_START, InboundOrder
+    from erp_connectors.adapters.base import ORDER_START
     from erp_connectors.inbound import erp_user, order_receive
     from erp_connectors.models import ErpConnection, ErpOrderLink, OutboxMessage, OutboxStatus
     from erp_connectors.outbox import message_write
@@ -99,27 +139,30 @@ def main() -> None:
             site=site, code=f"BENCH-{run}", kind="rest", base_url=sim.url, credentials_ref="bench"
         )
 
-        def order(erp_id: str) -> InboundOrder:
-            return InboundOrder(
-                erp_order_id=erp_id,
-                version="1",
-                kind="discrete",
-                material_code=ITEM,
-                quantity=Decimal(10),
-                uom="ea",
-                due=due,
-                status="planned",
-            )
+        def order(erp_id: str) -> Any:
+            return inbound_order(erp_id, due)
 
         wo_before = WorkOrder.objects.count()
         t0 = time.perf_counter()
-        lap, laps = t0, []  # orders/s per 1,000: flat if no lookup grows with the tables
-        for n, erp_id in enumerate(ids[: args.orders], start=1):
-            order_receive(actor=actor, connection=conn, order=order(erp_id), channel="push")
-            if n % 1000 == 0:
-                now_ = time.perf_counter()
-                laps.append(f"{1000 / (now_ - lap):.0f}")
-                lap = now_
+        laps: list[str] = []  # orders/s per 1,000 (one process): flat if no lookup grows
+        if args.inbound_processes == 1:
+            lap = t0
+            for n, erp_id in enumerate(ids[: args.orders], start=1):
+                order_receive(actor=actor, connection=conn, order=order(erp_id), channel="push")
+                if n % 1000 == 0:
+                    now_ = time.perf_counter()
+                    laps.append(f"{1000 / (now_ - lap):.0f}")
+                    lap = now_
+        else:  # ERP pushes arriving at once: one process (and connection) per pusher
+            import multiprocessing
+
+            connections.close_all()
+            with multiprocessing.get_context("fork").Pool(args.inbound_processes) as pool:
+                jobs = [
+                    (conn.pk, ids[k : args.orders : args.inbound_processes], due)
+                    for k in range(args.inbound_processes)
+                ]
+                pool.map(_push, jobs)
         inbound_s = time.perf_counter() - t0
         created = WorkOrder.objects.count() - wo_before
         again = [
@@ -127,6 +170,12 @@ def main() -> None:
             for erp_id in ids[: args.resend]
         ]
         inbound_dupes = WorkOrder.objects.count() - wo_before - created
+        numbers = (
+            WorkOrder.objects.filter(external_ref__startswith=f"{conn.code}:")
+            .values("number")
+            .distinct()
+            .count()
+        )
         linked = set(
             ErpOrderLink.objects.filter(
                 connection=conn, erp_order_id__in=ids[: args.orders], work_order__isnull=False
@@ -134,8 +183,10 @@ def main() -> None:
         )
         inbound_losses = args.orders - len(linked)
         print(
-            f"inbound: {args.orders} orders in {inbound_s:.1f} s = {args.orders / inbound_s:.0f}"
-            f" orders/s (per 1,000: {' '.join(laps)}); {created} work orders; "
+            f"inbound: {args.orders} orders in {inbound_s:.1f} s by {args.inbound_processes} "
+            f"process(es) = {args.orders / inbound_s:.0f} orders/s"
+            + (f" (per 1,000: {' '.join(laps)})" if laps else "")
+            + f"; {created} work orders, {numbers} distinct numbers; "
             f"{args.resend} re-sent: {again.count('duplicate')} answered duplicate"
         )
         print(
