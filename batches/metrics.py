@@ -41,9 +41,9 @@ from mes.analytics.figures import (
     as_float,
     hours,
     oee_table,
+    oee_trend_table,
     on_buckets,
     pct,
-    pct_of,
     product_pct,
     ratio,
     shared,
@@ -199,28 +199,13 @@ def oee_trend_per_unit(
     unit: str | None = None,
     product: str | None = None,
 ) -> MetricResult:
-    parts = _oee_parts(period, bucket, work_center, unit, product)
-    starts = bucket_starts(period, bucket)
-    by_unit: dict[str, dict[date, float | None]] = defaultdict(dict)
-    result = MetricResult(
-        columns=["bucket", "unit", "availability %", "performance %", "quality %", "OEE %"],
+    return oee_trend_table(
+        _oee_parts(period, bucket, work_center, unit, product),
+        label="unit",
+        components=oee_components,
+        starts=bucket_starts(period, bucket),
         note=OEE_NOTE,
     )
-    for (code, b), p in sorted(parts.items()):
-        c = oee_components(p)
-        by_unit[code][b] = c["oee"]
-        result.rows.append(
-            {
-                "bucket": b,
-                "unit": code,
-                "availability %": pct_of(c["availability"]),
-                "performance %": pct_of(c["performance"]),
-                "quality %": pct_of(c["quality"]),
-                "OEE %": c["oee"],
-            }
-        )
-    result.series = {code: on_buckets(starts, v) for code, v in sorted(by_unit.items())}
-    return result
 
 
 def yield_trend(

@@ -32,9 +32,9 @@ from mes.analytics.figures import (
     as_float,
     hours,
     oee_table,
+    oee_trend_table,
     on_buckets,
     pct,
-    pct_of,
     product_pct,
     ratio,
     shared,
@@ -203,28 +203,13 @@ def oee_trend(
     work_center: str | None = None,
     product: str | None = None,
 ) -> MetricResult:
-    parts = _oee_parts(period, bucket, work_center, product)
-    starts = bucket_starts(period, bucket)
-    by_wc: dict[str, dict[date, float | None]] = defaultdict(dict)
-    result = MetricResult(
-        columns=["bucket", "work center", "availability %", "performance %", "quality %", "OEE %"],
+    return oee_trend_table(
+        _oee_parts(period, bucket, work_center, product),
+        label="work center",
+        components=oee_components,
+        starts=bucket_starts(period, bucket),
         note=OEE_NOTE,
     )
-    for (wc, b), p in sorted(parts.items()):
-        c = oee_components(p)
-        by_wc[wc][b] = c["oee"]
-        result.rows.append(
-            {
-                "bucket": b,
-                "work center": wc,
-                "availability %": pct_of(c["availability"]),
-                "performance %": pct_of(c["performance"]),
-                "quality %": pct_of(c["quality"]),
-                "OEE %": c["oee"],
-            }
-        )
-    result.series = {wc: on_buckets(starts, values) for wc, values in sorted(by_wc.items())}
-    return result
 
 
 def scrap_rate_per_work_center(

@@ -1,6 +1,7 @@
 """Small helpers for the plant apps' `metrics.py`: percentages and series on the dashboard's
 buckets. The aggregation itself stays in each app's SQL (GROUP BY bucket)."""
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -139,4 +140,38 @@ def oee_table(
             }
         )
     result.series = series if result.rows else {}
+    return result
+
+
+def oee_trend_table(
+    parts: Mapping[tuple[str, date], Mapping[str, Any]],
+    *,
+    label: str,
+    components: Callable[[Mapping[str, Any]], Mapping[str, float | None]],
+    starts: list[date],
+    note: str,
+) -> Any:
+    """OEE per resource and bucket: one row per (resource, bucket) with the four percentages,
+    and one OEE series per resource over the period's buckets (see `oee_table`)."""
+    from mes.registry import MetricResult
+
+    result = MetricResult(
+        columns=["bucket", label, "availability %", "performance %", "quality %", "OEE %"],
+        note=note,
+    )
+    by_key: dict[str, dict[date, float | None]] = defaultdict(dict)
+    for (key, b), p in sorted(parts.items()):
+        c = components(p)
+        by_key[key][b] = c["oee"]
+        result.rows.append(
+            {
+                "bucket": b,
+                label: key,
+                "availability %": pct_of(c["availability"]),
+                "performance %": pct_of(c["performance"]),
+                "quality %": pct_of(c["quality"]),
+                "OEE %": c["oee"],
+            }
+        )
+    result.series = {key: on_buckets(starts, v) for key, v in sorted(by_key.items())}
     return result
