@@ -411,6 +411,21 @@ def _order_of_lot_event(event: Any) -> ErpOrderLink | None:
     return None
 
 
+def _goods_movement_payload(event: Any, **extra: Any) -> dict[str, Any]:
+    """The payload of a goods issue or receipt made from a lot event (a consumption, a
+    production, or a return to stock: the quantity is always positive), plus `extra` (a
+    reversal's "reversal" and "reverses")."""
+    lot = event.lot
+    return {
+        "material": lot.material.code,
+        "lot": lot.lot_number,
+        "quantity": _num(abs(event.quantity_delta)),
+        "uom": event.uom,
+        "posted_at": _iso(event.occurred_at),
+        **extra,
+    }
+
+
 def _goods_issue_reversal(link: ErpOrderLink, event: Any) -> None:
     """A return to stock (`lot.returned`) of part of what a consumption took: the reversal of
     that consumption's goods issue, in the same transaction. Only a goods issue the outbox
@@ -433,20 +448,11 @@ def _goods_issue_reversal(link: ErpOrderLink, event: Any) -> None:
             link,
         )
         return
-    lot = event.lot
     message_write(
         link=link,
         kind=GOODS_ISSUE,
         source=f"lotevent:{event.pk}",
-        payload={
-            "material": lot.material.code,
-            "lot": lot.lot_number,
-            "quantity": _num(abs(event.quantity_delta)),
-            "uom": event.uom,
-            "posted_at": _iso(event.occurred_at),
-            "reversal": True,
-            "reverses": issue.idempotency_key,
-        },
+        payload=_goods_movement_payload(event, reversal=True, reverses=issue.idempotency_key),
     )
 
 
@@ -475,13 +481,7 @@ def on_lot_event(sender: Any, instance: Any, created: bool, raw: bool = False, *
         link=link,
         kind=kind,
         source=f"lotevent:{instance.pk}",
-        payload={
-            "material": lot.material.code,
-            "lot": lot.lot_number,
-            "quantity": _num(abs(instance.quantity_delta)),
-            "uom": instance.uom,
-            "posted_at": _iso(instance.occurred_at),
-        },
+        payload=_goods_movement_payload(instance),
     )
 
 

@@ -1,15 +1,21 @@
 """Oracle Fusion Cloud Manufacturing adapter (ADF REST: workOrders, operationTransactions,
-materialTransactions).
+resourceTransactions, materialTransactions).
 
 credentials: {"username", "password"} (Basic over HTTPS; an OAuth bearer can be given as "token").
 mapping (SiteMapping keys plus): plant (the OrganizationCode, e.g. "M1"), source_system ("MES":
 a source system registered in Trading Community), source_system_type ("EXTERNAL"), page_size
 (`limit`, default 25), subinventory / completion_subinventory, issue_type ("MATERIAL_ISSUE"),
 return_type ("MATERIAL_RETURN": a goods-issue reversal), receipt_type ("PRODUCT_COMPLETION"), dff_yield ("mesYieldPercent"), dff_actual_yield
-("mesActualYield"), dff_rejection ("mesRejectionReason").
+("mesActualYield"), dff_rejection ("mesRejectionReason"), labor_resource ("LABOR") and
+machine_resource ("MACHINE": the resource codes charged with labor and machine hours),
+resources ({MES work-center code: {"labor": code, "machine": code}}: per work center, before
+the two defaults), labor_resource_sequence / machine_resource_sequence (ResourceSequenceNumber,
+sent only when given), hour_uom ("HR").
 
 Outbound: operation_confirmation → POST operationTransactions (good: READY→COMPLETE, scrap:
-READY→SCRAP; labor and machine time are resource transactions, not sent in this version);
+READY→SCRAP) and POST resourceTransactions (one ResourceTransactionDetail row per kind of
+time: labor hours on the labor resource, machine hours on the machine resource, in hour_uom);
+a confirmation with neither quantity nor time posts nothing (`sent=False`);
 goods_issue / goods_receipt → POST materialTransactions; order_start → PATCH workOrders
 ActualStartDate; order_completion → PATCH WorkOrderStatusCode=ORA_COMPLETED; batch_yield /
 order_rejection → PATCH the WorkOrderDFF flexfield. PATCHes carry If-Match (412 → re-read once).
@@ -18,7 +24,11 @@ Per-row errors: Oracle answers 201 with `ErrorsExistFlag: "Y"` and a `MessageDet
 a non-retryable AdapterError with those messages.
 Idempotency: Oracle offers no key; the MES key is sent as `SourceHeaderReference` and, on any
 attempt but the first, `deliver()` first looks it up (`q=SourceSystemCode='MES';
-SourceHeaderReference='…'`) and returns `duplicate=True` when found. Order-level PATCHes are
+SourceHeaderReference='…'`) and returns `duplicate=True` when found. A confirmation's two
+transactions are read back one by one (resource rows by their SourceLineReference: 1 labor,
+2 machine) and only what is missing is posted: if the operation transaction went and the
+resource transaction failed, the retry posts only the resource transaction (`duplicate=True`:
+an earlier attempt was applied; `detail` says what was completed). Order-level PATCHes are
 idempotent by state (already started / completed / holding the values → `duplicate=True`).
 """
 
@@ -238,7 +248,7 @@ class OracleAdapter:
         handler = {
             ORDER_START: self._patch_order,
             ORDER_COMPLETION: self._patch_order,
-            OPERATION_CONFIRMATION: self._operation_transaction,
+            OPERATION_CONFIRMATION: self._operation_confirmation,
             GOODS_ISSUE: self._material_transaction,
             GOODS_RECEIPT: self._material_transaction,
             BATCH_YIELD: self._patch_dff,
@@ -253,12 +263,38 @@ class OracleAdapter:
     def _headers(self, message: OutboundMessage) -> dict[str, str]:
         return {"X-MES-Message-Id": message.idempotency_key}
 
-    def _already_posted(self, resource: str, message: OutboundMessage) -> dict[str, Any] | None:
+    def _posted(self, resource: str, message: OutboundMessage) -> list[dict[str, Any]]:
+        """What `resource` holds under this message's key; nothing is read on a first attempt."""
         if message.attempt == 1:
-            return None
+            return []
         q = f"SourceSystemCode={q_literal(self.source_system)};SourceHeaderReference={q_literal(message.idempotency_key)}"
-        found = list(self._collect(resource, {"q": q}, f"{resource} read-back"))
+        return list(self._collect(resource, {"q": q}, f"{resource} read-back"))
+
+    def _already_posted(self, resource: str, message: OutboundMessage) -> dict[str, Any] | None:
+        found = self._posted(resource, message)
         return found[0] if found else None
+
+    def _post_transaction(
+        self,
+        resource: str,
+        body: dict[str, Any],
+        message: OutboundMessage,
+        *,
+        what: str,
+        rows_key: str = "",
+        note: str = "",
+    ) -> dict[str, Any]:
+        """POST one transaction; a 201 with `ErrorsExistFlag: Y` is a non-retryable error
+        carrying the rows' messages (and `note`)."""
+        data = self._write("POST", resource, body, headers=self._headers(message), what=what).json()
+        if data.get("ErrorsExistFlag") == "Y":
+            raise AdapterError(
+                f"Oracle {what} refused: {self._row_errors(data, rows_key)}{note}",
+                retryable=False,
+                status=201,
+                body=json.dumps(data)[:4000],
+            )
+        return data
 
     @staticmethod
     def _row_errors(body: dict[str, Any], rows_key: str = "") -> str:
@@ -273,14 +309,25 @@ class OracleAdapter:
             "SourceHeaderReference": message.idempotency_key,
         }
 
-    def _operation_transaction(self, message: OutboundMessage) -> DeliveryResult:
-        found = self._already_posted("operationTransactions", message)
-        if found:
-            return DeliveryResult(
-                external_ref=str(found.get("TransactionHeaderId", "")),
-                duplicate=True,
-                detail="operation transaction already posted",
-            )
+    def _operation_confirmation(self, message: OutboundMessage) -> DeliveryResult:
+        """Quantities as an operation transaction, then labor and machine time as a resource
+        transaction; each is read back on a retry and posted only if Oracle lacks it."""
+        moves, charges = self._operation_rows(message), self._resource_rows(message)
+        if not moves and not charges:
+            return DeliveryResult(detail="no quantity to move and no time to charge", sent=False)
+        parts: list[tuple[str, bool, str]] = []  # (external ref, already posted, what)
+        if moves:
+            parts.append(self._operation_transaction(message, moves))
+        if charges:
+            note = " (the operation transaction is posted: a retry posts only the resource transaction)"
+            parts.append(self._resource_transaction(message, charges, note=note if moves else ""))
+        return DeliveryResult(
+            external_ref=",".join(ref for ref, _, _ in parts if ref),
+            duplicate=any(found for _, found, _ in parts),
+            detail="; ".join(what for _, _, what in parts),
+        )
+
+    def _operation_rows(self, message: OutboundMessage) -> list[dict[str, Any]]:
         p = message.payload
         base = {
             "OrganizationCode": self.organization,
@@ -302,29 +349,90 @@ class OracleAdapter:
                         "SourceLineReference": str(n),
                     }
                 )
-        if not rows:
-            return DeliveryResult(
-                detail="no quantity to move (labor/machine time are not sent to Oracle)",
-                sent=False,
+        return rows
+
+    def _operation_transaction(
+        self, message: OutboundMessage, rows: list[dict[str, Any]]
+    ) -> tuple[str, bool, str]:
+        found = self._already_posted("operationTransactions", message)
+        if found:
+            return (
+                str(found.get("TransactionHeaderId", "")),
+                True,
+                "operation transaction already posted",
             )
         body = {**self._source(message), "OperationTransactionDetail": rows}
-        data = self._write(
-            "POST",
+        data = self._post_transaction(
             "operationTransactions",
             body,
-            headers=self._headers(message),
-            what=f"operation transaction for {message.erp_order_id}/{p['operation']}",
-        ).json()
-        if data.get("ErrorsExistFlag") == "Y":
-            raise AdapterError(
-                f"Oracle operation transaction for {message.erp_order_id}/{p['operation']} refused: {self._row_errors(data, 'OperationTransactionDetail')}",
-                retryable=False,
-                status=201,
-                body=json.dumps(data)[:4000],
-            )
-        return DeliveryResult(
-            external_ref=str(data.get("TransactionHeaderId", "")),
-            detail="operation transaction posted",
+            message,
+            what=f"operation transaction for {message.erp_order_id}/{message.payload['operation']}",
+            rows_key="OperationTransactionDetail",
+        )
+        return str(data.get("TransactionHeaderId", "")), False, "operation transaction posted"
+
+    def _resource_code(self, kind: str, work_center: str) -> str:
+        per_work_center = (self.mapping.get("resources") or {}).get(work_center) or {}
+        return str(per_work_center.get(kind) or self.mapping.get(f"{kind}_resource", kind.upper()))
+
+    def _resource_rows(self, message: OutboundMessage) -> list[dict[str, Any]]:
+        """One ResourceTransactionDetail row per kind of time the confirmation carries."""
+        p = message.payload
+        rows = []
+        for n, kind in enumerate(("labor", "machine"), start=1):
+            hours = Decimal(str(p.get(f"{kind}_hours") or 0))
+            if hours <= 0:
+                continue
+            row = {
+                "OrganizationCode": self.organization,
+                "WorkOrderNumber": message.erp_order_id,
+                "OperationSequenceNumber": int(p["operation"]),
+                "ResourceCode": self._resource_code(kind, str(p.get("work_center", ""))),
+                "TransactionQuantity": _number(hours),
+                "TransactionUnitOfMeasure": self.mapping.get("hour_uom", "HR"),
+                "TransactionDate": _iso(p.get("posted_at")),
+                "SourceHeaderReference": message.idempotency_key,
+                "SourceLineReference": str(n),
+            }
+            sequence = self.mapping.get(f"{kind}_resource_sequence")
+            if sequence:
+                row["ResourceSequenceNumber"] = int(sequence)
+            rows.append(row)
+        return rows
+
+    def _resource_transaction(
+        self, message: OutboundMessage, rows: list[dict[str, Any]], *, note: str = ""
+    ) -> tuple[str, bool, str]:
+        """Only the rows Oracle does not hold yet (read back by key and SourceLineReference)."""
+        held = {
+            str(r.get("SourceLineReference")): r
+            for r in self._posted("resourceTransactions", message)
+        }
+        missing = [r for r in rows if r["SourceLineReference"] not in held]
+        if not missing:
+            ref = next(iter(held.values())).get("TransactionHeaderId", "")
+            return str(ref), True, "resource transaction already posted"
+        body = {
+            "SourceSystemCode": self.source_system,
+            "SourceSystemType": self.mapping.get("source_system_type", "EXTERNAL"),
+            "ResourceTransactionDetail": missing,
+        }
+        data = self._post_transaction(
+            "resourceTransactions",
+            body,
+            message,
+            what=f"resource transaction for {message.erp_order_id}/{message.payload['operation']}",
+            rows_key="ResourceTransactionDetail",
+            note=note,
+        )
+        charged = ", ".join(
+            f"{r['ResourceCode']} {r['TransactionQuantity']} {r['TransactionUnitOfMeasure']}"
+            for r in missing
+        )
+        return (
+            str(data.get("TransactionHeaderId", "")),
+            bool(held),
+            f"resource transaction posted ({charged})",
         )
 
     def _material_transaction(self, message: OutboundMessage) -> DeliveryResult:
@@ -357,20 +465,9 @@ class OracleAdapter:
             "LotNumber": str(p.get("lot", "")),
             "TransactionDate": _iso(p.get("posted_at")),
         }
-        data = self._write(
-            "POST",
-            "materialTransactions",
-            body,
-            headers=self._headers(message),
-            what=f"{message.kind} for {message.erp_order_id}",
-        ).json()
-        if data.get("ErrorsExistFlag") == "Y":
-            raise AdapterError(
-                f"Oracle {message.kind} for {message.erp_order_id} refused: {self._row_errors(data)}",
-                retryable=False,
-                status=201,
-                body=json.dumps(data)[:4000],
-            )
+        data = self._post_transaction(
+            "materialTransactions", body, message, what=f"{message.kind} for {message.erp_order_id}"
+        )
         return DeliveryResult(
             external_ref=str(data.get("InvTransactionId", "")), detail="material transaction posted"
         )
@@ -469,6 +566,11 @@ class OracleAdapter:
             self._collect("operationTransactions", {"q": q}, "operation transactions")
         )
         materials = list(self._collect("materialTransactions", {"q": q}, "material transactions"))
+        resources = [
+            r
+            for r in self._collect("resourceTransactions", {"q": q}, "resource transactions")
+            if r.get("SourceSystemCode") == self.source_system
+        ]
 
         def moved(*types: str) -> Decimal:
             return sum(
@@ -491,9 +593,27 @@ class OracleAdapter:
             status = "started" if order.get("ActualStartDate") else "released"
         keys = {
             t["SourceHeaderReference"]
-            for t in operations + materials
+            for t in operations + materials + resources
             if t.get("SourceSystemCode") == self.source_system and t.get("SourceHeaderReference")
         }
+        labor_codes = {self._resource_code("labor", "")} | {
+            str(codes.get("labor"))
+            for codes in (self.mapping.get("resources") or {}).values()
+            if codes.get("labor")
+        }
+
+        def hours(op: dict[str, Any], labor: bool) -> Decimal:
+            """The time the MES charged to the operation (labor or machine resources)."""
+            return sum(
+                (
+                    Decimal(str(r["TransactionQuantity"]))
+                    for r in resources
+                    if str(r.get("OperationSequenceNumber")) == str(op["OperationSequenceNumber"])
+                    and (r.get("ResourceCode") in labor_codes) == labor
+                ),
+                Decimal(0),
+            )
+
         return {
             "status": status,
             "confirmed_good": sum(
@@ -510,6 +630,8 @@ class OracleAdapter:
                     "good": Decimal(str(o.get("CompletedQuantity", 0))),
                     "scrap": Decimal(str(o.get("ScrappedQuantity", 0))),
                     "ready": Decimal(str(o.get("ReadyQuantity", 0))),
+                    "labor_hours": hours(o, labor=True),
+                    "machine_hours": hours(o, labor=False),
                 }
                 for o in ops
             },

@@ -19,7 +19,18 @@ Base `/fscmRestApi/resources/11.13.18.05/`, Basic auth (401 otherwise):
   (MATERIAL_ISSUE | PRODUCT_COMPLETION | MATERIAL_RETURN | PRODUCT_RETURN), OrganizationCode,
   WorkOrderNumber, ItemNumber, TransactionQuantity, TransactionUnitOfMeasure, SubinventoryCode,
   LotNumber, TransactionDate} → 201 {InvTransactionId, ErrorsExistFlag, MessageDetail}; GET with q.
-Neither transaction resource dedupes: the adapter reads back by SourceHeaderReference.
+- `POST resourceTransactions` {SourceSystemCode, SourceSystemType, ResourceTransactionDetail:
+  [{OrganizationCode, WorkOrderNumber, OperationSequenceNumber, ResourceCode (or ResourceId),
+  ResourceSequenceNumber, TransactionQuantity, TransactionUnitOfMeasure (`resource_uoms`, "HR"),
+  TransactionDate, SourceHeaderReference, SourceLineReference}]} → 201 with per-row
+  `ResourceTransactionId` / `InterfaceStatusCode` / `MessageDetail` and `ErrorsExistFlag` "Y" when
+  a row fails (unknown work order, operation or resource — `resources` config — quantity not
+  above zero, other unit): then no row of that POST is applied. `GET resourceTransactions?q=…`
+  lists the applied rows (one item per row, with the header's SourceSystemCode/Type).
+None of the transaction resources dedupes: the adapter reads back by SourceHeaderReference.
+An operation confirmation with time posts two transactions under one `X-MES-Message-Id`
+(kinds `operation_confirmation` and `resource_transaction`): in `state()["effective"]` its
+`count` is how many times the message was applied, i.e. the most times any one kind was.
 Errors: 400 plain text, or `{"title", "status", "o:errorDetails": [{"detail", "o:errorCode"}]}`
 when the client sends `REST-Framework-Version` ≥ 4.
 """
@@ -30,6 +41,7 @@ import base64
 import hashlib
 import operator
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -132,12 +144,15 @@ class OracleSimulator(Simulator):
         "max_limit": 500,
         "source_systems": ["MES", "WIE"],
         "lot_required": True,
+        "resources": ["LABOR", "MACHINE"],  # resource codes of the organization
+        "resource_uoms": ["HR"],
     }
 
     def reset_erp(self) -> None:
         self.work_orders: dict[str, dict[str, Any]] = {}  # WorkOrderId -> row
         self.operation_transactions: list[dict[str, Any]] = []
         self.material_transactions: list[dict[str, Any]] = []
+        self.resource_transactions: list[dict[str, Any]] = []  # one per applied detail row
         self.ids = 300100112987000
         self.last_ms = 0
 
@@ -146,7 +161,16 @@ class OracleSimulator(Simulator):
             "work_orders": self.work_orders,
             "operation_transactions": self.operation_transactions,
             "material_transactions": self.material_transactions,
+            "resource_transactions": self.resource_transactions,
         }
+
+    def state(self) -> dict[str, Any]:
+        state = super().state()
+        for slot in state["effective"].values():
+            # one message = one posting per kind (an operation confirmation with time: an
+            # operation and a resource transaction): applied n times = its most repeated kind
+            slot["count"] = max(Counter(slot["kinds"]).values())
+        return state
 
     def _id(self) -> int:
         self.ids += 1
@@ -321,20 +345,17 @@ class OracleSimulator(Simulator):
                     request, ops, f"workOrders/{parts[1]}/child/WorkOrderOperation"
                 )
             raise OracleError(405, f"Method {method} is not allowed on {'/'.join(parts)}.")
-        if resource == "operationTransactions":
-            if method == "POST" and len(parts) == 1:
-                return self.post_operation_transaction(request)
-            if method == "GET" and len(parts) == 1:
-                return self.collection(
-                    request, [dict(t) for t in self.operation_transactions], resource
-                )
-        if resource == "materialTransactions":
-            if method == "POST" and len(parts) == 1:
-                return self.post_material_transaction(request)
-            if method == "GET" and len(parts) == 1:
-                return self.collection(
-                    request, [dict(t) for t in self.material_transactions], resource
-                )
+        transactions = {
+            "operationTransactions": (self.post_operation_transaction, self.operation_transactions),
+            "materialTransactions": (self.post_material_transaction, self.material_transactions),
+            "resourceTransactions": (self.post_resource_transaction, self.resource_transactions),
+        }
+        if resource in transactions and len(parts) == 1:
+            post, stored = transactions[resource]
+            if method == "POST":
+                return post(request)
+            if method == "GET":
+                return self.collection(request, [dict(t) for t in stored], resource)
         raise OracleError(404, f"The requested resource {'/'.join(parts)} was not found.")
 
     # ---------------------------------------------------------------- render
@@ -524,9 +545,8 @@ class OracleSimulator(Simulator):
         if body.get("SourceSystemType", "EXTERNAL") not in {"INTERNAL", "EXTERNAL"}:
             raise OracleError(400, "SourceSystemType must be INTERNAL or EXTERNAL.")
 
-    def row_problem(
-        self, detail: dict[str, Any]
-    ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+    def order_problem(self, detail: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        """A detail row's work order: ("", order) when it exists and is released."""
         order = self.by_number(
             str(detail.get("WorkOrderNumber") or ""), str(detail.get("OrganizationCode") or "")
         )
@@ -534,14 +554,45 @@ class OracleSimulator(Simulator):
             return (
                 f"The work order {detail.get('WorkOrderNumber')} doesn't exist in organization {detail.get('OrganizationCode')}.",
                 None,
-                None,
             )
         if order["WorkOrderStatusCode"] != "ORA_RELEASED":
             return (
                 f"The work order {order['WorkOrderNumber']} has status {order['WorkOrderStatusCode']}: only released work orders can be transacted.",
                 order,
+            )
+        return "", order
+
+    @staticmethod
+    def operation_problem(
+        order: dict[str, Any], detail: dict[str, Any]
+    ) -> tuple[str, dict[str, Any] | None]:
+        """A detail row's operation of `order`: ("", operation) when it exists."""
+        try:
+            seq = int(detail.get("OperationSequenceNumber"))
+        except (TypeError, ValueError):
+            return "The attribute OperationSequenceNumber is required.", None
+        op = next((o for o in order["_ops"] if o["OperationSequenceNumber"] == seq), None)
+        if op is None:
+            return (
+                f"The operation sequence {seq} doesn't exist in work order {order['WorkOrderNumber']}.",
                 None,
             )
+        return "", op
+
+    @staticmethod
+    def quantity_problem(detail: dict[str, Any]) -> str:
+        try:
+            quantity = _number(detail.get("TransactionQuantity"), "TransactionQuantity")
+        except OracleError as exc:
+            return exc.detail
+        return "" if quantity > 0 else "The transaction quantity must be greater than zero."
+
+    def row_problem(
+        self, detail: dict[str, Any]
+    ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+        problem, order = self.order_problem(detail)
+        if problem or order is None:
+            return problem, order, None
         if not detail.get("FromDispatchState"):
             return "The attribute FromDispatchState is required.", order, None
         states = (detail.get("FromDispatchState"), detail.get("ToDispatchState"))
@@ -551,23 +602,12 @@ class OracleSimulator(Simulator):
                 order,
                 None,
             )
-        try:
-            seq = int(detail.get("OperationSequenceNumber"))
-        except (TypeError, ValueError):
-            return "The attribute OperationSequenceNumber is required.", order, None
-        op = next((o for o in order["_ops"] if o["OperationSequenceNumber"] == seq), None)
-        if op is None:
-            return (
-                f"The operation sequence {seq} doesn't exist in work order {order['WorkOrderNumber']}.",
-                order,
-                None,
-            )
-        try:
-            quantity = _number(detail.get("TransactionQuantity"), "TransactionQuantity")
-        except OracleError as exc:
-            return exc.detail, order, op
-        if quantity <= 0:
-            return "The transaction quantity must be greater than zero.", order, op
+        problem, op = self.operation_problem(order, detail)
+        if problem:
+            return problem, order, None
+        problem = self.quantity_problem(detail)
+        if problem:
+            return problem, order, op
         if (
             detail.get("TransactionUnitOfMeasure")
             and detail["TransactionUnitOfMeasure"] != order["UOMCode"]
@@ -579,14 +619,21 @@ class OracleSimulator(Simulator):
             )
         return "", order, op
 
-    def post_operation_transaction(self, request: Request) -> Response:
+    def transaction_rows(
+        self, request: Request, rows_key: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A transaction POST's header (source checked) and its detail rows (at least one)."""
         body = request.json()
         if not isinstance(body, dict):
             raise OracleError(400, "The request payload is not a JSON object.")
         self.check_source(body)
-        rows = body.get("OperationTransactionDetail") or []
+        rows = body.get(rows_key) or []
         if not rows:
-            raise OracleError(400, "At least one OperationTransactionDetail row is required.")
+            raise OracleError(400, f"At least one {rows_key} row is required.")
+        return body, rows
+
+    def post_operation_transaction(self, request: Request) -> Response:
+        body, rows = self.transaction_rows(request, "OperationTransactionDetail")
         results, checked, ready_left = [], [], {}
         for detail in rows:
             problem, order, op = self.row_problem(detail)
@@ -686,3 +733,71 @@ class OracleSimulator(Simulator):
             effect = "goods_receipt" if kind in {"PRODUCT_COMPLETION"} else "goods_issue"
             self.record_effect(request, effect, row)
         return json_response(201, row, content_type=ITEM_TYPE)
+
+    # ------------------------------------------------------ resource transactions
+    @staticmethod
+    def resource_id(code: str) -> int:
+        return int(hashlib.sha256(f"resource:{code}".encode()).hexdigest()[:10], 16)
+
+    def resource_problem(self, detail: dict[str, Any]) -> tuple[str, str]:
+        """("", resource code) when a ResourceTransactionDetail row can be applied."""
+        problem, order = self.order_problem(detail)
+        if problem or order is None:
+            return problem, ""
+        problem, _ = self.operation_problem(order, detail)
+        if problem:
+            return problem, ""
+        known = {self.resource_id(c): c for c in self.config["resources"]}
+        code = str(detail.get("ResourceCode") or "")
+        if not code and detail.get("ResourceId") is not None:
+            code = known.get(detail["ResourceId"], "")
+            if not code:
+                return f"The resource ID {detail['ResourceId']} isn't valid.", ""
+        if not code:
+            return "The attribute ResourceCode or ResourceId is required.", ""
+        if code not in known.values():
+            return (
+                f"The resource {code} doesn't exist in organization {order['OrganizationCode']}.",
+                code,
+            )
+        problem = self.quantity_problem(detail)
+        if problem:
+            return problem, code
+        uom = detail.get("TransactionUnitOfMeasure")
+        if uom and uom not in self.config["resource_uoms"]:
+            return f"The unit of measure {uom} isn't valid for resource {code}.", code
+        return "", code
+
+    def post_resource_transaction(self, request: Request) -> Response:
+        body, rows = self.transaction_rows(request, "ResourceTransactionDetail")
+        results = []
+        for detail in rows:
+            problem, code = self.resource_problem(detail)
+            results.append(
+                {
+                    **detail,
+                    "ResourceCode": code or detail.get("ResourceCode"),
+                    "ResourceTransactionId": None,
+                    "InterfaceStatusCode": "ERROR" if problem else "SUCCESS",
+                    "MessageDetail": problem or None,
+                }
+            )
+        errors = any(r["InterfaceStatusCode"] == "ERROR" for r in results)
+        source = {
+            "SourceSystemCode": body["SourceSystemCode"],
+            "SourceSystemType": body.get("SourceSystemType", "EXTERNAL"),
+        }
+        header = {
+            "TransactionHeaderId": self._id(),
+            **source,
+            "ErrorsExistFlag": "Y" if errors else "N",
+            "ResourceTransactionDetail": results,
+        }
+        if not errors:
+            for row in results:
+                row["ResourceTransactionId"] = self._id()
+                self.resource_transactions.append(
+                    {"TransactionHeaderId": header["TransactionHeaderId"], **source, **row}
+                )
+            self.record_effect(request, "resource_transaction", header)
+        return json_response(201, header, content_type=ITEM_TYPE)

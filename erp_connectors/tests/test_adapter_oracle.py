@@ -314,3 +314,219 @@ def test_wrong_password_is_refused(sim, adapter_for):
     with pytest.raises(AdapterError) as exc:
         list(adapter.fetch_orders())
     assert (exc.value.status, exc.value.retryable) == (401, False)
+
+
+# ------------------------------------------------------- labor and machine time
+NO_QUANTITY = {"good": "0", "scrap": "0"}
+
+
+def charged(sim):
+    return [
+        (
+            r["ResourceCode"],
+            r["OperationSequenceNumber"],
+            r["TransactionQuantity"],
+            r["TransactionUnitOfMeasure"],
+            r["SourceHeaderReference"],
+            r["SourceLineReference"],
+        )
+        for r in sim.simulator.resource_transactions
+    ]
+
+
+def test_labor_and_machine_hours_are_charged_to_their_resources(sim, adapter):
+    result = adapter.deliver(message("operation_confirmation", "c1", WO, attempt=1, operation="10"))
+    assert (result.sent, result.duplicate) == (True, False)
+    assert charged(sim) == [
+        ("LABOR", 10, 1.5, "HR", "c1", "1"),
+        ("MACHINE", 10, 2, "HR", "c1", "2"),
+    ]
+    assert sim.state()["effective"] == {
+        "c1": {"count": 1, "kinds": ["operation_confirmation", "resource_transaction"]}
+    }
+    posts = [r for r in sim.state()["received"] if r["method"] == "POST"]
+    assert [p["path"].rsplit("/", 1)[1] for p in posts] == [
+        "operationTransactions",
+        "resourceTransactions",
+    ]
+    assert set(posts[1]["body"]) == {
+        "SourceSystemCode",
+        "SourceSystemType",
+        "ResourceTransactionDetail",
+    }
+
+
+def test_resource_codes_come_from_the_site_mapping(sim, adapter_for):
+    sim.configure(resources=["ASSEMBLER", "PRESS-1", "MACHINE"])
+    adapter = adapter_for(
+        sim,
+        labor_resource="ASSEMBLER",
+        resources={"WC-PACK": {"machine": "PRESS-1"}},
+        labor_resource_sequence=10,
+        **MAPPING,
+    )
+    adapter.deliver(
+        message(
+            "operation_confirmation", "m1", WO, attempt=1, operation="10", work_center="WC-ASSY"
+        )
+    )
+    adapter.deliver(
+        message(
+            "operation_confirmation",
+            "m2",
+            WO,
+            attempt=1,
+            operation="20",
+            work_center="WC-PACK",
+            **NO_QUANTITY,
+        )
+    )
+    assert [(c[0], c[1], c[4]) for c in charged(sim)] == [
+        ("ASSEMBLER", 10, "m1"),
+        ("MACHINE", 10, "m1"),
+        ("ASSEMBLER", 20, "m2"),
+        ("PRESS-1", 20, "m2"),
+    ]
+    assert [r.get("ResourceSequenceNumber") for r in sim.simulator.resource_transactions] == [
+        10,
+        None,
+        10,
+        None,
+    ]
+
+
+def test_a_confirmation_with_only_time_is_sent(sim, adapter):
+    only_labor = {**NO_QUANTITY, "labor_hours": "0.75", "machine_hours": "0"}
+    result = adapter.deliver(
+        message("operation_confirmation", "t-only", WO, attempt=1, operation="20", **only_labor)
+    )
+    assert (result.sent, result.duplicate) == (True, False)
+    assert sim.simulator.operation_transactions == []
+    assert charged(sim) == [("LABOR", 20, 0.75, "HR", "t-only", "1")]
+    assert adapter.read_back(WO)["idempotency_keys"] == {"t-only"}
+
+
+def test_a_confirmation_with_neither_quantity_nor_time_posts_nothing(sim, adapter):
+    nothing = {**NO_QUANTITY, "labor_hours": "0", "machine_hours": "0"}
+    result = adapter.deliver(
+        message("operation_confirmation", "z", WO, attempt=1, operation="10", **nothing)
+    )
+    assert result.sent is False
+    assert sim.state()["received"] == []
+
+
+def test_read_back_sums_the_hours_per_operation(sim, adapter):
+    adapter.deliver(message("operation_confirmation", "c1", WO, attempt=1, operation="10"))
+    adapter.deliver(
+        message(
+            "operation_confirmation",
+            "c2",
+            WO,
+            attempt=1,
+            operation="10",
+            good="5",
+            scrap="0",
+            labor_hours="0.25",
+            machine_hours="0",
+        )
+    )
+    back = adapter.read_back(WO)
+    op10, op20 = back["operations"]["10"], back["operations"]["20"]
+    assert (op10["good"], op10["labor_hours"], op10["machine_hours"]) == (
+        Decimal("95"),
+        Decimal("1.75"),
+        Decimal("2"),
+    )
+    assert (op20["labor_hours"], op20["machine_hours"]) == (Decimal(0), Decimal(0))
+    assert back["idempotency_keys"] == {"c1", "c2"}
+
+
+@pytest.mark.parametrize("fault", ["lost", "lost_5xx", "timeout_after_commit"])
+def test_a_lost_resource_transaction_response_is_not_posted_again(sim, adapter, fault):
+    sim.fault(path="resourceTransactions$", method="POST", kind=fault, delay=1.0)
+    with pytest.raises(AdapterError) as exc:
+        adapter.deliver(message("operation_confirmation", "r-lost", WO, attempt=1, operation="10"))
+    assert exc.value.retryable
+    retry = adapter.deliver(
+        message("operation_confirmation", "r-lost", WO, attempt=2, operation="10")
+    )
+    assert (retry.duplicate, retry.detail) == (
+        True,
+        "operation transaction already posted; resource transaction already posted",
+    )
+    assert len(sim.simulator.operation_transactions) == 1
+    assert [c[0] for c in charged(sim)] == ["LABOR", "MACHINE"]
+    assert sim.state()["effective"]["r-lost"]["kinds"] == [
+        "operation_confirmation",
+        "resource_transaction",
+    ]
+
+
+def test_after_the_operation_transaction_went_a_retry_posts_only_the_resource_transaction(
+    sim, adapter
+):
+    sim.fault(path="resourceTransactions$", method="POST", kind="status", status=503)
+    with pytest.raises(AdapterError) as exc:
+        adapter.deliver(message("operation_confirmation", "half", WO, attempt=1, operation="10"))
+    assert (exc.value.retryable, exc.value.status) == (True, 503)
+    assert (len(sim.simulator.operation_transactions), charged(sim)) == (1, [])
+    retry = adapter.deliver(message("operation_confirmation", "half", WO, operation="10"))
+    assert retry.detail == (
+        "operation transaction already posted; "
+        "resource transaction posted (LABOR 1.5 HR, MACHINE 2 HR)"
+    )
+    assert len(sim.simulator.operation_transactions) == 1
+    assert sim.simulator.by_number(WO)["_ops"][0]["ReadyQuantity"] == Decimal("7.5")
+    assert [c[0] for c in charged(sim)] == ["LABOR", "MACHINE"]
+    assert effective(sim) == {"half": 1}
+
+
+def test_a_retry_posts_only_the_resource_rows_oracle_lacks(sim, adapter):
+    adapter.deliver(
+        message("operation_confirmation", "rows", WO, attempt=1, operation="10", machine_hours="0")
+    )
+    adapter.deliver(message("operation_confirmation", "rows", WO, attempt=2, operation="10"))
+    assert [(c[0], c[5]) for c in charged(sim)] == [("LABOR", "1"), ("MACHINE", "2")]
+    assert len(sim.simulator.operation_transactions) == 1
+
+
+def test_without_the_read_back_the_resource_transaction_would_post_twice(sim, adapter):
+    kwargs = {"operation": "10", **NO_QUANTITY}
+    adapter.deliver(message("operation_confirmation", "dup", WO, attempt=1, **kwargs))
+    adapter.deliver(message("operation_confirmation", "dup", WO, attempt=1, **kwargs))
+    assert effective(sim) == {"dup": 2}
+    assert adapter.deliver(message("operation_confirmation", "dup", WO, **kwargs)).duplicate
+    assert len(charged(sim)) == 4
+
+
+def test_a_resource_row_error_is_not_retryable_and_a_fixed_retry_posts_only_the_time(
+    sim, adapter_for
+):
+    wrong = adapter_for(sim, machine_resource="PRESS-9", **MAPPING)
+    with pytest.raises(AdapterError) as exc:
+        wrong.deliver(message("operation_confirmation", "bad", WO, attempt=1, operation="10"))
+    assert (exc.value.retryable, exc.value.status) == (False, 201)
+    assert exc.value.detail == (
+        f"Oracle resource transaction for {WO}/10 refused: "
+        "The resource PRESS-9 doesn't exist in organization M1. "
+        "(the operation transaction is posted: a retry posts only the resource transaction)"
+    )
+    assert '"ErrorsExistFlag": "Y"' in exc.value.body
+    assert (len(sim.simulator.operation_transactions), charged(sim)) == (1, [])
+    fixed = adapter_for(sim, **MAPPING)  # the mapping corrected, retried from the dead letters
+    assert fixed.deliver(message("operation_confirmation", "bad", WO, operation="10")).duplicate
+    assert len(sim.simulator.operation_transactions) == 1
+    assert [c[0] for c in charged(sim)] == ["LABOR", "MACHINE"]
+
+
+def test_time_on_an_unknown_operation_is_refused_with_oracle_s_message(sim, adapter):
+    with pytest.raises(AdapterError) as exc:
+        adapter.deliver(
+            message("operation_confirmation", "x", WO, attempt=1, operation="30", **NO_QUANTITY)
+        )
+    assert (exc.value.retryable, exc.value.status) == (False, 201)
+    assert exc.value.detail == (
+        f"Oracle resource transaction for {WO}/30 refused: "
+        f"The operation sequence 30 doesn't exist in work order {WO}."
+    )
+    assert effective(sim) == {}

@@ -329,6 +329,16 @@ def test_an_oracle_confirmation_with_nothing_to_move_is_not_posted_nor_expected_
         mapping={"plant": "M1"},
     )
     result = adapter.deliver(
-        message("operation_confirmation", "z", "W-1", attempt=1, good="0", scrap="0", final=True)
+        message(
+            "operation_confirmation",
+            "z",
+            "W-1",
+            attempt=1,
+            good="0",
+            scrap="0",
+            labor_hours="0",
+            machine_hours="0",
+            final=True,
+        )
     )
     assert result.sent is False
