@@ -3,7 +3,7 @@ variance report over 1,000,000 time records.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mes_bench python benchmarks/discrete.py \
         [--terminals 50] [--units 8] [--rate 150] [--paced-seconds 20] \
-        [--workers 3] [--threads 8] [--records 1000000] [--skip-variance]
+        [--worker-class sync] [--workers 4] [--threads 1] [--records 1000000] [--skip-variance]
 
 Use a scratch database (created if missing, migrated by the script): everything the run writes
 stays in the audit trail, which is append-only.
@@ -11,8 +11,8 @@ stays in the audit trail, which is append-only.
 1. Terminals. The script builds, through the services, a serialized item with an approved BOM
    (one bulk component consumed at the first operation) and a 5-operation routing, and for each
    terminal an operator (Operator role, granted the line, an API token), a released component
-   lot and a released work order. It starts gunicorn (gthread, `--workers` x `--threads`,
-   DEBUG=0) on the same database. One client thread per terminal, each with one keep-alive
+   lot and a released work order. It starts gunicorn (sync workers by default, `--workers` x
+   `--threads`, DEBUG=0) on the same database. One client thread per terminal, each with one keep-alive
    stdlib `http.client` connection (the client shares the machine with the server: it must
    cost little; its CPU per completion is printed). Each terminal takes its units one after the
    other through every operation: at the first it scans the component lot into the unit
@@ -206,7 +206,9 @@ def _setup(tag: str, terminals: int, units: int) -> list[dict[str, Any]]:
 # --- the HTTP run ---------------------------------------------------------------------------
 
 
-def _start_server(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
+def _start_server(
+    env: dict[str, str], port: int, workers: int, threads: int, worker_class: str
+) -> Any:
     server = subprocess.Popen(
         [
             str(Path(PYTHON).with_name("gunicorn")),
@@ -214,7 +216,7 @@ def _start_server(env: dict[str, str], port: int, workers: int, threads: int) ->
             "--bind",
             f"127.0.0.1:{port}",
             "--worker-class",
-            "gthread",
+            worker_class,
             "--workers",
             str(workers),
             "--threads",
@@ -564,8 +566,10 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=8, help="units per terminal, saturation")
     parser.add_argument("--rate", type=float, default=GOAL_RATE, help="paced: offered total/s")
     parser.add_argument("--paced-seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=8)
+    # sync workers, as in docker-compose.yml (see benchmarks/ebr.py for why not gthread)
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gthread only")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--skip-http", action="store_true")
@@ -604,7 +608,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        server = _start_server(env, args.port, args.workers, args.threads)
+        server = _start_server(env, args.port, args.workers, args.threads, args.worker_class)
         try:
             if sat_units:
                 print("(a) saturation: closed loop, zero think time ...")
@@ -628,7 +632,11 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         rows.append(
-            ("server", f"{args.workers}x{args.threads}", "gunicorn gthread workers x threads")
+            (
+                "server",
+                f"{args.worker_class} {args.workers}x{args.threads}",
+                "gunicorn workers x threads",
+            )
         )
         if sat_units and paced_units:
             met = (

@@ -12,10 +12,11 @@ Goal: 300 phases render in well under 3 s (one small table per phase, never one 
 
 Part `throughput` (PostgreSQL only; the database name must contain "bench": it is dropped and
 re-created): 20 operators, each with an API token, a started batch in a unit of their own and
-the production password hasher (Argon2id, settings.base); a gunicorn server (gthread,
---workers x --threads, persistent database connections) is started on that database with
-DEBUG=0, then 20 terminal threads (http.client, one kept-alive connection each: the client
-must cost little of the 2 cores it shares with the server) go through the REAL HTTP API:
+the production password hasher (Argon2id, settings.base); a gunicorn server (sync workers by
+default, --workers x --threads, persistent database connections) is started on that database
+with DEBUG=0, then 20 terminal threads (http.client, one connection each, kept alive by gthread
+and re-opened per request by sync workers: the client must cost little of the 2 cores it shares
+with the server) go through the REAL HTTP API:
   1. every terminal starts its phase 1 (warm-up, not timed);
   (a) saturation: every terminal records --values numeric values into phase 1 in a closed
      loop (the next as soon as the previous is answered; with no think time Little's law
@@ -87,8 +88,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="entries/s offered, paced run")
     parser.add_argument("--paced-seconds", type=float, default=8, help="length of the paced run")
     parser.add_argument("--completions", type=int, default=5, help="extra phases per terminal")
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    # sync workers (one request at a time per process, as in docker-compose.yml): each request
+    # is accepted by a free worker; gthread's kept-alive connections stick to the worker that
+    # accepted them (uneven load), and its threads contend for the GIL (twice the CPU per entry)
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gthread only")
     args = parser.parse_args()
     # the production settings (Argon2 hasher), whatever the shell exported (the test settings
     # hash with MD5)
@@ -395,7 +400,7 @@ def _serve(args: Any, url: str, port: int) -> subprocess.Popen:
         "--bind",
         f"127.0.0.1:{port}",
         "--worker-class",
-        "gthread",
+        args.worker_class,
         "--workers",
         str(args.workers),
         "--threads",
@@ -658,7 +663,7 @@ def throughput_part(args: Any, url: str) -> None:
     print()
     print(
         f"throughput through the HTTP API: {n} terminals (http.client keep-alive threads), "
-        f"gunicorn gthread {args.workers} workers x {args.threads} threads, PostgreSQL, "
+        f"gunicorn {args.worker_class} {args.workers} workers x {args.threads} threads, PostgreSQL, "
         f"DEBUG=0, persistent DB connections; setup {t_setup:.0f} s; "
         f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}"
     )
