@@ -46,6 +46,7 @@ from mes.exceptions import (
     SignatureRefused,
 )
 from mes.numbering import next_number
+from mes.prepared import prepared
 from workorders import adapters
 from workorders.choices import (
     WORK_ORDER_TRANSITIONS,
@@ -840,7 +841,7 @@ def _lock_operations(
     area_type = ContentType.objects.get_for_model(Area).pk  # cached by Django
     actor_pk = getattr(actor, "pk", None) or 0
     owner = work_order_id or RawSQL(sql["work_order_of"], [operation_id])  # noqa: S611
-    rows = list(
+    query = (
         WorkOrderOperation.objects.select_for_update(of=("self", "work_order"))
         .select_related("work_order", *related)
         .filter(
@@ -858,6 +859,8 @@ def _lock_operations(
         )
         .order_by("seq")[: 2 if with_next else 1]
     )
+    with prepared("mes_wo_lock_ops"):  # planning it cost more than running it
+        rows = list(query)
     if not rows or rows[0].pk != operation_id:
         raise WorkOrderOperation.DoesNotExist(f"Operation {operation_id} does not exist.")
     op = rows[0]

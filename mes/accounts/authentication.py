@@ -28,6 +28,7 @@ from rest_framework import authentication, exceptions
 
 from mes.accounts.models import ApiToken, User
 from mes.audit.context import acting_as, current_context
+from mes.prepared import prepared
 
 # `last_used_at` is written at most this often (each write is an audit event).
 LAST_USED_RESOLUTION = timedelta(hours=1)
@@ -96,7 +97,7 @@ def _token_lookup(key_hash: str) -> ApiToken | None:
     sql, params, at = _compiled_token_sql()
     values = list(params)
     values[at] = key_hash
-    with connection.cursor() as cursor:
+    with prepared("mes_api_token"), connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:

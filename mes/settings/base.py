@@ -121,6 +121,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# server-side prepared statements for the hottest statements (mes/prepared.py); off behind a
+# transaction-pooling proxy such as PgBouncer in transaction mode
+MES_DB_PREPARED = env_bool("MES_DB_PREPARED", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The embedded default is for trying the software, not for GMP use (shown on every page).
 MES_DATABASE_IS_GMP_GRADE = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

@@ -38,7 +38,18 @@ def _terminal(operator):
 
 
 def _statements(ctx):
-    return [q["sql"] for q in ctx.captured_queries]
+    """The statements run, a prepared statement's EXECUTE as the text it was prepared from."""
+    return [_prepared_text(q["sql"]) for q in ctx.captured_queries]
+
+
+def _prepared_text(sql):
+    if not sql.startswith("EXECUTE "):
+        return sql
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE name = %s", [sql.split()[1]]
+        )
+        return cursor.fetchone()[0]
 
 
 def test_one_completion_stays_within_its_statement_ceiling(released_wo, operator):
