@@ -662,7 +662,7 @@ def throughput_part(args: Any, url: str) -> None:
         sys.exit(f"the run failed: {failures[0]}")
     print()
     print(
-        f"throughput through the HTTP API: {n} terminals (http.client keep-alive threads), "
+        f"throughput through the HTTP API: {n} terminals (http.client threads), "
         f"gunicorn {args.worker_class} {args.workers} workers x {args.threads} threads, PostgreSQL, "
         f"DEBUG=0, persistent DB connections; setup {t_setup:.0f} s; "
         f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}"
