@@ -21,11 +21,11 @@ from erp_connectors.tests.adapter_payloads import message
 from workorders import services as wo_services
 from workorders.models import WorkOrder
 from workorders.tests import conftest as workorders_conftest
-from workorders.tests.factories import approved_versions, kit_operations
 
 pytestmark = pytest.mark.django_db
 line = workorders_conftest.line
 op = workorders_conftest.op
+box_routing = workorders_conftest.box_routing
 D = Decimal
 
 
@@ -36,19 +36,6 @@ def script(monkeypatch):
     s = f.Script()
     monkeypatch.setitem(adapter_base._adapters, "rest", f.fake_adapter_class(s))
     return s
-
-
-@pytest.fixture
-def box_routing(line, planner, qa_user):
-    """BOX-20, lot-made: op 10 (labor) and op 20 (labor and machine, consumes labels)."""
-    ops = kit_operations(line.centers)
-    approved_versions(
-        item=line.box,
-        lines=[{"component": line.label, "quantity_per": "1", "operation_seq": 20}],
-        operations=[ops[0], ops[1]],
-        author=planner,
-        approver=qa_user,
-    )
 
 
 @pytest.fixture

@@ -77,6 +77,20 @@ def line(db, planner, supervisor, qa_user, operator, operator2):
 
 
 @pytest.fixture
+def box_routing(line, planner, qa_user):
+    """BOX-20, lot-made, approved: op 10 (labor) and op 20 (labor and machine, consumes
+    labels)."""
+    ops = kit_operations(line.centers)
+    approved_versions(
+        item=line.box,
+        lines=[{"component": line.label, "quantity_per": "1", "operation_seq": 20}],
+        operations=[ops[0], ops[1]],
+        author=planner,
+        approver=qa_user,
+    )
+
+
+@pytest.fixture
 def released_wo(line, planner):
     wo = services.work_order_create(
         actor=planner,

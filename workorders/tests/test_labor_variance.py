@@ -18,15 +18,7 @@ MIN = timedelta(minutes=1)
 
 
 @pytest.fixture
-def box_wo(line, planner, qa_user):
-    ops = kit_operations(line.centers)
-    approved_versions(
-        item=line.box,
-        lines=[{"component": line.label, "quantity_per": "1", "operation_seq": 20}],
-        operations=[ops[0], ops[1]],
-        author=planner,
-        approver=qa_user,
-    )
+def box_wo(box_routing, line, planner):
     wo = services.work_order_create(
         actor=planner, item=line.box, quantity=10, due_date=timezone.localdate()
     )

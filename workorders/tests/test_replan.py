@@ -13,7 +13,7 @@ from workorders.choices import SerialIssue, UnitStatus, WorkOrderStatus
 from workorders.exceptions import QuantityExceeded
 from workorders.models import WorkOrder, WorkOrderEvent, WorkOrderUnit
 from workorders.tests.conftest import op
-from workorders.tests.factories import approved_versions, kit_operations, q
+from workorders.tests.factories import q
 
 pytestmark = pytest.mark.django_db
 
@@ -27,16 +27,8 @@ def _replans(wo):
 
 
 @pytest.fixture
-def box_wo(line, planner, qa_user):
+def box_wo(box_routing, line, planner):
     """A lot-made item (10 boxes) released on two operations."""
-    ops = kit_operations(line.centers)
-    approved_versions(
-        item=line.box,
-        lines=[{"component": line.label, "quantity_per": "1", "operation_seq": 20}],
-        operations=[ops[0], ops[1]],
-        author=planner,
-        approver=qa_user,
-    )
     wo = services.work_order_create(actor=planner, item=line.box, quantity=10, due_date=_due())
     return services.work_order_release(actor=planner, work_order=wo)
 
