@@ -239,8 +239,8 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="erp_outbox_due_idx"),
             models.Index(fields=["connection", "erp_order_id", "id"], name="erp_outbox_order_idx"),
-            # the head of each order's queue (`_due_messages`): one probe per candidate, however
-            # many messages of the order were delivered before
+            # the open messages only, grouped by order: the head of each order's queue
+            # (`outbox._due_messages`), however many messages were delivered before
             models.Index(
                 fields=["connection", "erp_order_id", "id"],
                 condition=~Q(status=OutboxStatus.DELIVERED),
