@@ -129,6 +129,18 @@ def _link_for_work_order(work_order_id: int) -> ErpOrderLink | None:
     )
 
 
+def _link_for_operation(operation: Any) -> ErpOrderLink | None:
+    """The ERP order an operation's work order fulfils. Only an order the ERP sent (inbound
+    makes its link) or the handoff made (`handoff_work_order_attach` links it) can have one:
+    for a planner's or an API order, the terminal's hot path, this costs no query (the work
+    order is loaded with the operation's lock)."""
+    from workorders.choices import WorkOrderSource
+
+    if operation.work_order.source not in (WorkOrderSource.ERP, WorkOrderSource.HANDOFF):
+        return None
+    return _link_for_work_order(operation.work_order_id)
+
+
 def _ensure_started(link: ErpOrderLink, at: Any) -> None:
     """The first execution fact of a work order announces its start (once)."""
     message_write(link=link, kind=ORDER_START, source="start", payload={"started_at": _iso(at)})
@@ -276,13 +288,13 @@ def on_quantity_report(
     is confirmed to the ERP at once, as a partial confirmation of its operation: the reported
     quantity, and the labor and machine time closed on that operation since the previous
     confirmation. A rework return is not a confirmation (the units come back into work in
-    progress). Costs one indexed query (the link lookup) for a work order not from an ERP."""
+    progress). A work order no ERP order can be linked to costs no query."""
     from workorders.choices import QuantityKind
 
     if not created or raw:
         return
     operation = instance.operation
-    link = _link_for_work_order(operation.work_order_id)
+    link = _link_for_operation(operation)
     if link is None:
         return
     now = _iso(None)
@@ -385,8 +397,7 @@ def on_execution_row(
     """A labor or machine record: the work order has started."""
     if not created or raw:
         return
-    operation = instance.operation
-    link = _link_for_work_order(operation.work_order_id)
+    link = _link_for_operation(instance.operation)
     if link is not None:
         _ensure_started(link, getattr(instance, "started_at", None))
 

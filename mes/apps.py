@@ -59,3 +59,7 @@ class MesConfig(AppConfig):
         from mes.registry import autodiscover
 
         autodiscover()
+
+        from mes import history
+
+        history.install()

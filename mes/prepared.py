@@ -4,22 +4,29 @@ psycopg2 sends each statement as text, so PostgreSQL plans it again on every exe
 API token lookup (a join with three array subqueries) planning took twice as long as running
 it. `prepared()` PREPAREs the statement once per database session and EXECUTEs it after
 that; PostgreSQL then re-uses the plan (after five executions, a generic one). The work-order
-terminal's operation lock is the other one.
+terminal's unit and operation locks are the others.
+
+Those statements are also written by hand (or compiled from the ORM once per process): building
+a queryset with its joins and annotations cost the terminal more CPU than running it. The
+helpers at the end give such a statement its select list and turn its rows back into model
+instances exactly as the ORM would (`columns`, `from_row`).
 
 Prepared statements belong to the session, not to a transaction (a rollback keeps them), so
 which ones a session holds is remembered per raw connection. Behind a transaction-pooling
 proxy (PgBouncer in transaction mode) sessions are shared: set MES_DB_PREPARED=0 there.
 """
 
+import functools
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
 
 _prepared: "WeakKeyDictionary[Any, set[str]]" = WeakKeyDictionary()
 _PLACEHOLDER = re.compile(r"%(s|%)")
@@ -67,3 +74,42 @@ def prepared(name: str) -> Iterator[None]:
     connection.ensure_connection()
     with connection.execute_wrapper(wrapper):
         yield
+
+
+# --- model instances from a handwritten statement --------------------------------------------
+
+
+@functools.cache
+def attnames(model: type[Model]) -> tuple[str, ...]:
+    """The attribute names of `model`'s concrete fields: the order of `columns(model)`."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def columns(model: type[Model]) -> str:
+    """The select list of `model`'s concrete fields, qualified by its table name."""
+    q = connection.ops.quote_name
+    table = q(model._meta.db_table)
+    return ", ".join(f"{table}.{q(f.column)}" for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _converters(model: type[Model], vendor: str) -> tuple[tuple[Any, ...], ...]:
+    """Per field, the converters the ORM applies to a value read from this database (the
+    backend's, then the field's `from_db_value`), with the column expression they take."""
+    found = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        found.append((col, *funcs))
+    return tuple(found)
+
+
+def from_row(model: type[Model], values: Sequence[Any]) -> Any:
+    """An instance of `model` from `values` in `attnames(model)` order, as the ORM loads one."""
+    converted = []
+    for (col, *funcs), value in zip(_converters(model, connection.vendor), values, strict=True):
+        for func in funcs:
+            value = func(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, attnames(model), converted)

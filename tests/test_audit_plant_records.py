@@ -78,3 +78,18 @@ def test_the_record_trail_of_a_site(admin_user):
         ),
         ("UPDATE", [("name", "Before", "After")]),
     ]
+
+
+def test_history_manager_class_is_built_once_and_each_instance_sees_its_own_rows(admin_user):
+    """mes/history.py: the manager class `instance.history` returns is built once (it was
+    rebuilt with inspect.getmembers on every save), and still scoped to its instance."""
+    with acting_as(admin_user, reason="history"):
+        one = SiteFactory(code="H1", name="One")
+        two = SiteFactory(code="H2", name="Two")
+        one.name = "One, renamed"
+        one.save()
+
+    assert type(one.history) is type(two.history) is type(Site.objects.get(pk=one.pk).history)
+    assert [h.name for h in one.history.order_by("history_id")] == ["One", "One, renamed"]
+    assert [h.name for h in two.history.all()] == ["Two"]
+    assert Site.history.filter(code__in=["H1", "H2"]).count() == 3

@@ -17,16 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
-from django.db.models import (
-    BooleanField,
-    DecimalField,
-    Max,
-    OuterRef,
-    Subquery,
-    Sum,
-)
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -46,7 +37,7 @@ from mes.exceptions import (
     SignatureRefused,
 )
 from mes.numbering import next_number
-from mes.prepared import prepared
+from mes.prepared import attnames, columns, from_row, prepared
 from workorders import adapters
 from workorders.choices import (
     WORK_ORDER_TRANSITIONS,
@@ -822,13 +813,40 @@ def _lock_annotations_sql() -> dict[str, str]:
     }
 
 
+@functools.cache
+def _operations_lock_sql(*, with_next: bool, related: bool, by_work_order: bool) -> str:
+    """The operation lock, written once per shape: the operation (and the next one) with its
+    work order (and, if `related`, the order's item and area, read but not locked), plus the
+    three annotations of `_lock_annotations_sql`. Parameters: the area-grant's six, then the
+    work order (or the operation, to find its order), then the operation."""
+    q = connection.ops.quote_name
+    op, wo = q(WorkOrderOperation._meta.db_table), q(WorkOrder._meta.db_table)
+    sql = _lock_annotations_sql()
+    models = [WorkOrderOperation, WorkOrder, *([Material, Area] if related else [])]
+    joins = f"INNER JOIN {wo} ON {wo}.id = {op}.work_order_id"
+    if related:
+        item, area = q(Material._meta.db_table), q(Area._meta.db_table)
+        joins += (
+            f" INNER JOIN {item} ON {item}.id = {wo}.item_id"
+            f" INNER JOIN {area} ON {area}.id = {wo}.area_id"
+        )
+    owner = "%s" if by_work_order else f"({sql['work_order_of']})"
+    lock = f" FOR UPDATE OF {op}, {wo}" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {', '.join(columns(m) for m in models)}, {sql['has_lines']}, "
+        f"{sql['has_chars']}, ({sql['area_granted']}) FROM {op} {joins} "
+        f"WHERE {op}.work_order_id = {owner} AND {op}.seq >= ({sql['seq_of']}) "
+        f"ORDER BY {op}.seq LIMIT {2 if with_next else 1}{lock}"
+    )
+
+
 def _lock_operations(
     actor: Any,
     *,
     operation_id: int,
     work_order_id: int | None,
     with_next: bool,
-    related: Sequence[str] = ("work_order__item", "work_order__area"),
+    related: bool = True,
 ) -> tuple[WorkOrderOperation, WorkOrderOperation | None]:
     """Lock the operation (and the next one, in sequence order) with its work order in ONE
     statement: `FOR UPDATE OF` the operation rows and the work-order row only (the item and
@@ -836,31 +854,19 @@ def _lock_operations(
     item's row). Annotated with whether the actor holds guardian's `operate_in_area` on the
     order's area (per user or group: what `actor.has_perm(perm, area)` answers with two more
     queries) and whether the operation consumes components (`has_lines`) or has an
-    inspection plan (`has_chars`), so the common operation needs no further read."""
-    sql = _lock_annotations_sql()
+    inspection plan (`has_chars`), so the common operation needs no further read. The
+    statement is written by hand and prepared (building it with the ORM, and planning it,
+    cost more than running it)."""
     area_type = ContentType.objects.get_for_model(Area).pk  # cached by Django
     actor_pk = getattr(actor, "pk", None) or 0
-    owner = work_order_id or RawSQL(sql["work_order_of"], [operation_id])  # noqa: S611
-    query = (
-        WorkOrderOperation.objects.select_for_update(of=("self", "work_order"))
-        .select_related("work_order", *related)
-        .filter(
-            work_order_id=owner,
-            seq__gte=RawSQL(sql["seq_of"], [operation_id]),  # noqa: S611 - fixed SQL, bound
-        )
-        .annotate(
-            has_lines=RawSQL(sql["has_lines"], [], output_field=BooleanField()),  # noqa: S611
-            has_chars=RawSQL(sql["has_chars"], [], output_field=BooleanField()),  # noqa: S611
-            area_granted=RawSQL(  # noqa: S611 - fixed SQL, parameters bound
-                sql["area_granted"],
-                [actor_pk, area_type, area_type, actor_pk, area_type, area_type],
-                output_field=BooleanField(),
-            ),
-        )
-        .order_by("seq")[: 2 if with_next else 1]
+    sql = _operations_lock_sql(
+        with_next=with_next, related=related, by_work_order=work_order_id is not None
     )
-    with prepared("mes_wo_lock_ops"):  # planning it cost more than running it
-        rows = list(query)
+    params = [actor_pk, area_type, area_type, actor_pk, area_type, area_type]
+    params += [work_order_id or operation_id, operation_id]
+    with prepared("mes_wo_lock_ops"), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [_operation_of_row(row, related) for row in cursor.fetchall()]
     if not rows or rows[0].pk != operation_id:
         raise WorkOrderOperation.DoesNotExist(f"Operation {operation_id} does not exist.")
     op = rows[0]
@@ -873,6 +879,24 @@ def _lock_operations(
     if nxt is not None:
         nxt.work_order = op.work_order
     return op, nxt
+
+
+def _operation_of_row(row: Sequence[Any], related: bool) -> WorkOrderOperation:
+    """A row of the operation lock as the operation, its work order (item, area) and flags."""
+    values = list(row)
+
+    def take(model: type[Any]) -> Any:
+        n = len(attnames(model))
+        instance = from_row(model, values[:n])
+        del values[:n]
+        return instance
+
+    op, wo = take(WorkOrderOperation), take(WorkOrder)
+    if related:
+        wo.item, wo.area = take(Material), take(Area)
+    op.work_order = wo
+    op.has_lines, op.has_chars, op.area_granted = (bool(v) for v in values)
+    return op
 
 
 def _lock_operation(operation: WorkOrderOperation, actor: Any = None) -> WorkOrderOperation:
@@ -1034,6 +1058,32 @@ def operation_resume(
 # --- quantities (lot-made items) -------------------------------------------------------------
 
 
+def _save_counters(
+    op: WorkOrderOperation, fields: Sequence[str], nxt: WorkOrderOperation | None
+) -> None:
+    """Write the locked operation's changed counters (`fields`) and, when good units moved on
+    to `nxt`, its `qty_received`, in ONE statement (the terminal's hot path: two saves cost
+    twice the statements). Both rows are locked by `_lock_operations`; the audit trigger still
+    records each row's change with its own old and new values."""
+    if nxt is None:
+        op.save(update_fields=list(fields))
+        return
+    q = connection.ops.quote_name
+    meta = WorkOrderOperation._meta
+    sets, params = [], []
+    for name, row, value in [(f, op, getattr(op, f)) for f in fields] + [
+        ("qty_received", nxt, nxt.qty_received)
+    ]:
+        column = q(meta.get_field(name).column)
+        sets.append(f"{column} = CASE WHEN id = %s THEN %s ELSE {column} END")
+        params += [row.pk, value]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {q(meta.db_table)} SET {', '.join(sets)} WHERE id IN (%s, %s)",
+            [*params, op.pk, nxt.pk],
+        )
+
+
 def _report(
     op: WorkOrderOperation,
     kind: str,
@@ -1108,10 +1158,9 @@ def operation_report(
         op.qty_good += good_q
         op.qty_scrap += scrap_q
         op.qty_rework += rework_q
-        op.save(update_fields=["qty_good", "qty_scrap", "qty_rework"])
         if nxt is not None and good_q:
             nxt.qty_received += good_q
-            nxt.save(update_fields=["qty_received"])
+        _save_counters(op, ["qty_good", "qty_scrap", "qty_rework"], nxt if good_q else None)
         if scrap_q or rework_q:
             adapters.nonconformance_report(
                 actor=actor,
@@ -1256,15 +1305,31 @@ def _consume(
 # --- serialized units ------------------------------------------------------------------------
 
 
+@functools.cache
+def _unit_lock_sql(with_lot: bool) -> str:
+    q = connection.ops.quote_name
+    unit, lot = q(WorkOrderUnit._meta.db_table), q(Lot._meta.db_table)
+    select = columns(WorkOrderUnit) + (f", {columns(Lot)}" if with_lot else "")
+    join = f" INNER JOIN {lot} ON {lot}.id = {unit}.lot_id" if with_lot else ""
+    lock = f" FOR UPDATE OF {unit}" if connection.features.has_select_for_update_of else ""
+    return f"SELECT {select} FROM {unit}{join} WHERE {unit}.id = %s{lock}"
+
+
 def _lock_unit(
     unit: WorkOrderUnit, actor: Any, *, with_lot: bool = False, with_next: bool = False
 ) -> tuple[WorkOrderUnit, WorkOrderOperation, WorkOrderOperation | None]:
     """Lock the unit, then its operation (and the next one) with the work order: the unit
-    row first, then the operations in sequence order (two statements)."""
-    units = WorkOrderUnit.objects.select_for_update(of=("self",))
+    row first, then the operations in sequence order (two statements, both written by hand
+    and prepared, as `_lock_operations`)."""
+    with prepared("mes_wo_lock_unit"), connection.cursor() as cursor:
+        cursor.execute(_unit_lock_sql(with_lot), [unit.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise WorkOrderUnit.DoesNotExist(f"Unit {unit.pk} does not exist.")
+    n = len(attnames(WorkOrderUnit))
+    locked = from_row(WorkOrderUnit, row[:n])
     if with_lot:
-        units = units.select_related("lot")
-    locked = units.get(pk=unit.pk)
+        locked.lot = from_row(Lot, row[n:])
     if locked.operation_id is None:
         raise InvalidTransition(f"Unit {locked.serial_number} is not at an operation.")
     op, nxt = _lock_operations(
@@ -1272,28 +1337,41 @@ def _lock_unit(
         operation_id=locked.operation_id,
         work_order_id=locked.work_order_id,
         with_next=with_next,
-        related=(),
+        related=False,
     )
     locked.operation = op
     locked.work_order = op.work_order
     return locked, op, nxt
 
 
+@functools.cache
+def _lines_with_have_sql() -> str:
+    q = connection.ops.quote_name
+    line, item = q(BomLine._meta.db_table), q(Material._meta.db_table)
+    used = q(ComponentConsumption._meta.db_table)
+    return (
+        f"SELECT {columns(BomLine)}, {columns(Material)}, COALESCE((SELECT SUM(c.quantity) "
+        f"FROM {used} c WHERE c.unit_id = %s AND c.bom_line_id = {line}.id), 0) "
+        f"FROM {line} INNER JOIN {item} ON {item}.id = {line}.component_id "
+        f"WHERE {line}.bom_id = %s AND {line}.operation_seq = %s ORDER BY {line}.position"
+    )
+
+
 def _lines_with_have(unit: WorkOrderUnit, op: WorkOrderOperation) -> list[BomLine]:
-    """The BOM lines consumed at `op`, each with `have`: what the unit already holds of it
-    (one query)."""
-    held = (
-        ComponentConsumption.objects.filter(unit=unit, bom_line=OuterRef("pk"))
-        .values("bom_line")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
-    return list(
-        BomLine.objects.filter(bom_id=op.work_order.bom_id, operation_seq=op.seq)
-        .select_related("component")
-        .annotate(have=Coalesce(Subquery(held), ZERO, output_field=DecimalField()))
-        .order_by("position")
-    )
+    """The BOM lines consumed at `op` with their component, each with `have`: what the unit
+    already holds of it (one statement, written by hand and prepared as the locks are)."""
+    with prepared("mes_wo_bom_lines"), connection.cursor() as cursor:
+        cursor.execute(_lines_with_have_sql(), [unit.pk, op.work_order.bom_id, op.seq])
+        rows = cursor.fetchall()
+    n = len(attnames(BomLine))
+    lines = []
+    for row in rows:
+        line = from_row(BomLine, row[:n])
+        line.component = from_row(Material, row[n:-1])
+        have = row[-1]
+        line.have = have if isinstance(have, Decimal) else Decimal(str(have))
+        lines.append(line)
+    return lines
 
 
 def _ensure_in_process(unit: WorkOrderUnit, op: WorkOrderOperation) -> None:
@@ -1471,13 +1549,12 @@ def unit_complete_operation(*, actor: Any, unit: WorkOrderUnit) -> WorkOrderUnit
     with acting_as(actor, reason=f"unit {locked.serial_number} completed {op.ref}"):
         _report(op, QuantityKind.GOOD, ONE, actor, unit=locked)
         op.qty_good += ONE
-        op.save(update_fields=["qty_good"])
         if nxt is None:
             locked.status = UnitStatus.FINISHED
         else:
             nxt.qty_received += ONE
-            nxt.save(update_fields=["qty_received"])
             locked.operation = nxt
+        _save_counters(op, ["qty_good"], nxt)
         locked.save(update_fields=["status", "operation", "updated_at"])
     return locked
 

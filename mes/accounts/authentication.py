@@ -28,7 +28,7 @@ from rest_framework import authentication, exceptions
 
 from mes.accounts.models import ApiToken, User
 from mes.audit.context import acting_as, current_context
-from mes.prepared import prepared
+from mes.prepared import attnames, from_row, prepared
 
 # `last_used_at` is written at most this often (each write is an audit event).
 LAST_USED_RESOLUTION = timedelta(hours=1)
@@ -42,8 +42,8 @@ def _perm_names(qs: QuerySet[Permission]) -> QuerySet[Permission]:
     )
 
 
-_TOKEN_FIELDS = [f.attname for f in ApiToken._meta.concrete_fields]
-_USER_FIELDS = [f.attname for f in User._meta.concrete_fields]
+_TOKEN_FIELDS = attnames(ApiToken)
+_USER_FIELDS = attnames(User)
 _ARRAYS = ["user_perm_names", "group_perm_names", "role_names"]
 _SENTINEL = "mes-api-token-key-hash-placeholder"
 
@@ -79,16 +79,6 @@ def _compiled_token_sql() -> tuple[str, tuple[Any, ...], int]:
     return sql, tuple(params), positions[0]
 
 
-def _from_row(model: Any, attnames: list[str], values: tuple[Any, ...]) -> Any:
-    """An instance as the ORM would load it (fields' from_db_value applied)."""
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    converted = []
-    for name, value in zip(attnames, values, strict=True):
-        from_db = getattr(fields[name], "from_db_value", None)
-        converted.append(from_db(value, None, connection) if from_db else value)
-    return model.from_db(connection.alias, attnames, converted)
-
-
 def _token_lookup(key_hash: str) -> ApiToken | None:
     """The token with its user; on PostgreSQL with the user's permissions and role names
     (`user_perm_names`, `group_perm_names`, `role_names`) from the same statement."""
@@ -103,8 +93,8 @@ def _token_lookup(key_hash: str) -> ApiToken | None:
     if row is None:
         return None
     nt, nu = len(_TOKEN_FIELDS), len(_USER_FIELDS)
-    token = _from_row(ApiToken, _TOKEN_FIELDS, row[:nt])
-    token.user = _from_row(User, _USER_FIELDS, row[nt : nt + nu])
+    token = from_row(ApiToken, row[:nt])
+    token.user = from_row(User, row[nt : nt + nu])
     token.user_perm_names, token.group_perm_names, token.role_names = row[nt + nu :]
     return token
 
