@@ -50,6 +50,7 @@ from erp_connectors.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from mes.prepared import prepared
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -414,12 +415,27 @@ def _order_of_lot_event(event: Any) -> ErpOrderLink | None:
             ErpOrderLink.objects.select_related("connection").filter(batch__number=number).first()
         )
     if kind in (ContextKind.WORK_ORDER, ContextKind.WO_OPERATION):
-        return (
-            ErpOrderLink.objects.select_related("connection")
-            .filter(work_order__number=number)
-            .first()
-        )
+        return _link_for_work_order_number(number)
     return None
+
+
+def _link_for_work_order_number(number: str) -> ErpOrderLink | None:
+    """The link of the work order numbered `number`: a prepared one-column probe first (every
+    component scan asks, and most orders have no link), the link itself only if there is one."""
+    from workorders.models import WorkOrder
+
+    q = connection.ops.quote_name
+    link, wo = q(ErpOrderLink._meta.db_table), q(WorkOrder._meta.db_table)
+    with prepared("mes_erp_wo_link"), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {link}.id FROM {link} INNER JOIN {wo} ON {wo}.id = {link}.work_order_id "
+            f"WHERE {wo}.number = %s",
+            [number],
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    return ErpOrderLink.objects.select_related("connection").get(pk=found[0])
 
 
 def _goods_movement_payload(event: Any, **extra: Any) -> dict[str, Any]:

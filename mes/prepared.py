@@ -113,3 +113,14 @@ def from_row(model: type[Model], values: Sequence[Any]) -> Any:
             value = func(value, col, connection)
         converted.append(value)
     return model.from_db(connection.alias, attnames(model), converted)
+
+
+def instances(row: Sequence[Any], *models: type[Model]) -> list[Any]:
+    """A row whose select list is `columns(m)` of each of `models` in turn, then any other
+    values: an instance of each model (`from_row`), followed by those values."""
+    found, at = [], 0
+    for model in models:
+        n = len(attnames(model))
+        found.append(from_row(model, row[at : at + n]))
+        at += n
+    return [*found, *row[at:]]

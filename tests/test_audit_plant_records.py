@@ -10,6 +10,7 @@ from equipment.tests.factories import SiteFactory
 from mes.audit.context import acting_as
 from mes.audit.selectors import events_for_record
 from mes.audit.testing import seal_pending, trail  # noqa: F401
+from mes.history import update_with_history
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +94,27 @@ def test_history_manager_class_is_built_once_and_each_instance_sees_its_own_rows
     assert [h.name for h in one.history.order_by("history_id")] == ["One", "One, renamed"]
     assert [h.name for h in two.history.all()] == ["Two"]
     assert Site.history.filter(code__in=["H1", "H2"]).count() == 3
+
+
+def test_update_with_history_writes_the_row_simple_history_would(admin_user, trail):  # noqa: F811
+    """mes.history.update_with_history (one statement on PostgreSQL) against a plain save:
+    the same history row (the row as updated, type, user, reason) and the same audit event."""
+    with acting_as(admin_user, reason="rename"):
+        one, two = SiteFactory(code="U1", name="One"), SiteFactory(code="U2", name="Two")
+        one.name, two.name = "One, renamed", "Two, renamed"
+        two._history_user = admin_user
+        two.save(update_fields=["name"])
+        update_with_history(one, ["name"], user=admin_user)
+
+    def last(site):
+        row = site.history.order_by("-history_id").first()
+        return (row.name, row.code, row.timezone, row.history_type, row.history_user_id)
+
+    assert last(one) == ("One, renamed", "U1", "UTC", "~", admin_user.pk)
+    assert last(two) == ("Two, renamed", "U2", "UTC", "~", admin_user.pk)
+    assert Site.objects.get(pk=one.pk).name == "One, renamed"
+    events = [e for e in trail("equipment_site") if e.action == "UPDATE"]
+    assert [(e.record_pk, e.new_values) for e in events] == [
+        (str(two.pk), {"name": "Two, renamed"}),
+        (str(one.pk), {"name": "One, renamed"}),
+    ]

@@ -36,8 +36,9 @@ from mes.exceptions import (
     NotAuthorized,
     SignatureRefused,
 )
+from mes.history import update_with_history
 from mes.numbering import next_number
-from mes.prepared import attnames, columns, from_row, prepared
+from mes.prepared import columns, instances, prepared
 from workorders import adapters
 from workorders.choices import (
     WORK_ORDER_TRANSITIONS,
@@ -883,19 +884,14 @@ def _lock_operations(
 
 def _operation_of_row(row: Sequence[Any], related: bool) -> WorkOrderOperation:
     """A row of the operation lock as the operation, its work order (item, area) and flags."""
-    values = list(row)
-
-    def take(model: type[Any]) -> Any:
-        n = len(attnames(model))
-        instance = from_row(model, values[:n])
-        del values[:n]
-        return instance
-
-    op, wo = take(WorkOrderOperation), take(WorkOrder)
     if related:
-        wo.item, wo.area = take(Material), take(Area)
+        op, wo, wo.item, wo.area, *flags = instances(
+            row, WorkOrderOperation, WorkOrder, Material, Area
+        )
+    else:
+        op, wo, *flags = instances(row, WorkOrderOperation, WorkOrder)
     op.work_order = wo
-    op.has_lines, op.has_chars, op.area_granted = (bool(v) for v in values)
+    op.has_lines, op.has_chars, op.area_granted = (bool(v) for v in flags)
     return op
 
 
@@ -1205,11 +1201,28 @@ def _bom_lines_at(op: WorkOrderOperation) -> list[BomLine]:
     )
 
 
+@functools.cache
+def _lots_by_number_sql() -> str:
+    """The lots (and serials) with a scanned number, newest first, with their material."""
+    q = connection.ops.quote_name
+    lot, item = q(Lot._meta.db_table), q(Material._meta.db_table)
+    return (
+        f"SELECT {columns(Lot)}, {columns(Material)} FROM {lot} "
+        f"INNER JOIN {item} ON {item}.id = {lot}.material_id "
+        f"WHERE {lot}.lot_number = %s ORDER BY {lot}.id DESC"
+    )
+
+
 def _find_lot(code: str, lines: list[BomLine]) -> tuple[Lot, BomLine]:
     code = (code or "").strip()
     if not code:
         raise InvalidInput("Scan a lot number or serial number.")
-    lots = list(Lot.objects.filter(lot_number=code).select_related("material"))
+    lots = []
+    with prepared("mes_wo_lots_by_number"), connection.cursor() as cursor:
+        cursor.execute(_lots_by_number_sql(), [code])
+        for row in cursor.fetchall():
+            lot, lot.material = instances(row, Lot, Material)
+            lots.append(lot)
     if not lots:
         raise WrongComponent(f"No lot or serial {code} is known.")
     by_component = {line.component_id: line for line in lines}
@@ -1326,10 +1339,10 @@ def _lock_unit(
         row = cursor.fetchone()
     if row is None:
         raise WorkOrderUnit.DoesNotExist(f"Unit {unit.pk} does not exist.")
-    n = len(attnames(WorkOrderUnit))
-    locked = from_row(WorkOrderUnit, row[:n])
     if with_lot:
-        locked.lot = from_row(Lot, row[n:])
+        locked, locked.lot = instances(row, WorkOrderUnit, Lot)
+    else:
+        (locked,) = instances(row, WorkOrderUnit)
     if locked.operation_id is None:
         raise InvalidTransition(f"Unit {locked.serial_number} is not at an operation.")
     op, nxt = _lock_operations(
@@ -1363,12 +1376,9 @@ def _lines_with_have(unit: WorkOrderUnit, op: WorkOrderOperation) -> list[BomLin
     with prepared("mes_wo_bom_lines"), connection.cursor() as cursor:
         cursor.execute(_lines_with_have_sql(), [unit.pk, op.work_order.bom_id, op.seq])
         rows = cursor.fetchall()
-    n = len(attnames(BomLine))
     lines = []
     for row in rows:
-        line = from_row(BomLine, row[:n])
-        line.component = from_row(Material, row[n:-1])
-        have = row[-1]
+        line, line.component, have = instances(row, BomLine, Material)
         line.have = have if isinstance(have, Decimal) else Decimal(str(have))
         lines.append(line)
     return lines
@@ -1555,7 +1565,7 @@ def unit_complete_operation(*, actor: Any, unit: WorkOrderUnit) -> WorkOrderUnit
             nxt.qty_received += ONE
             locked.operation = nxt
         _save_counters(op, ["qty_good"], nxt)
-        locked.save(update_fields=["status", "operation", "updated_at"])
+        update_with_history(locked, ["status", "operation", "updated_at"], user=actor)
     return locked
 
 

@@ -13,7 +13,7 @@ from mes.accounts.tests.factories import UserFactory
 from mes.audit.models import AuditEvent
 from workorders import services
 from workorders.choices import QuantityKind, UnitStatus
-from workorders.models import QuantityReport
+from workorders.models import QuantityReport, WorkOrderUnit
 from workorders.tests.conftest import op
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +75,14 @@ def test_one_completion_stays_within_its_statement_ceiling(released_wo, operator
     assert 'FOR UPDATE OF "workorders_workorderoperation", "workorders_workorder"' in locks[1]
     assert [r.kind for r in QuantityReport.objects.filter(unit=unit)] == [QuantityKind.GOOD]
     assert (op(released_wo, 10).wip, op(released_wo, 20).wip) == (1, 2)
+    # the unit's history row, written with its UPDATE in one statement (mes.history)
+    moved = unit.history.order_by("-history_id").first()
+    assert (moved.operation_id, moved.status, moved.history_type) == (
+        op(released_wo, 20).pk,
+        UnitStatus.IN_PROCESS,
+        "~",
+    )
+    assert moved.history_user_id == operator.pk
     # one UPDATE wrote both operations; the audit trail still has each row's own change
     ops = [s for s in sql if s.lstrip().upper().startswith(("UPDATE", "SELECT SET_CONFIG"))]
     assert sum('"workorders_workorderoperation"' in s for s in ops) == 1
@@ -154,3 +162,19 @@ def test_the_command_body_has_the_unit_serializers_shape(released_wo):
 
     unit = released_wo.units.select_related("operation").order_by("id").first()
     assert _unit_body(unit) == WorkOrderUnitSerializer(unit).data
+
+
+def test_nothing_but_simple_history_listens_to_unit_saves():
+    """The completion writes the unit and its history row in one statement, without sending
+    pre_save / post_save (mes.history.update_with_history): a receiver added for units would
+    silently miss those saves. This fails first."""
+    from django.db.models.signals import post_save, pre_save
+
+    def receivers(signal):
+        return [
+            getattr(r, "__self__", r).__class__.__module__
+            for r in signal._live_receivers(WorkOrderUnit)[0]
+        ]
+
+    assert receivers(pre_save) == []
+    assert receivers(post_save) == ["simple_history.models"]
