@@ -94,25 +94,27 @@ def columns(model: type[Model]) -> str:
 
 
 @functools.cache
-def _converters(model: type[Model], vendor: str) -> tuple[tuple[Any, ...], ...]:
-    """Per field, the converters the ORM applies to a value read from this database (the
-    backend's, then the field's `from_db_value`), with the column expression they take."""
+def _converters(model: type[Model], vendor: str) -> tuple[tuple[int, Any, tuple[Any, ...]], ...]:
+    """The fields whose values the ORM converts when it reads them from this database (the
+    backend's converters, then the field's `from_db_value`): (position, column, converters)."""
     found = []
-    for field in model._meta.concrete_fields:
+    for at, field in enumerate(model._meta.concrete_fields):
         col = field.get_col(model._meta.db_table)
         funcs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        found.append((col, *funcs))
+        if funcs:
+            found.append((at, col, tuple(funcs)))
     return tuple(found)
 
 
 def from_row(model: type[Model], values: Sequence[Any]) -> Any:
     """An instance of `model` from `values` in `attnames(model)` order, as the ORM loads one."""
-    converted = []
-    for (col, *funcs), value in zip(_converters(model, connection.vendor), values, strict=True):
+    values = list(values)
+    if len(values) != len(attnames(model)):
+        raise ValueError(f"{model.__name__} has {len(attnames(model))} columns, not {len(values)}")
+    for at, col, funcs in _converters(model, connection.vendor):
         for func in funcs:
-            value = func(value, col, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, attnames(model), converted)
+            values[at] = func(values[at], col, connection)
+    return model.from_db(connection.alias, attnames(model), values)
 
 
 def instances(row: Sequence[Any], *models: type[Model]) -> list[Any]:

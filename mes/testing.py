@@ -80,3 +80,18 @@ def race(*calls: Any) -> list[Any]:
     for thread in threads:
         thread.join(timeout=60)
     return results
+
+
+def save_receivers(model: Any) -> tuple[list[str], list[str]]:
+    """The modules of the pre_save and post_save receivers listening to `model`. A model
+    written with mes.history.update_with_history (no signals sent) must have none but
+    simple-history's: its tests assert this, so that a new receiver cannot silently miss
+    those saves."""
+    from django.db.models.signals import post_save, pre_save
+
+    def modules(signal: Any) -> list[str]:
+        return [
+            getattr(r, "__self__", r).__class__.__module__ for r in signal._live_receivers(model)[0]
+        ]
+
+    return modules(pre_save), modules(post_save)

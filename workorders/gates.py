@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from genealogy.exceptions import LotNotConsumable
+from mes.prepared import prepared
 from workorders.models import LotReservation
 
 
@@ -17,11 +18,12 @@ def _work_order_number(context: Mapping[str, Any]) -> str | None:
 
 
 def reserved_lot_gate(lot: Any, quantity: Decimal, context: Mapping[str, Any]) -> None:
-    holders = list(
-        LotReservation.objects.filter(lot_id=lot.pk, ended_at__isnull=True).values_list(
-            "work_order__number", flat=True
+    with prepared("mes_wo_lot_reserved"):  # asked at every consumption (each scan)
+        holders = list(
+            LotReservation.objects.filter(lot_id=lot.pk, ended_at__isnull=True).values_list(
+                "work_order__number", flat=True
+            )
         )
-    )
     if not holders or _work_order_number(context) in holders:
         return
     raise LotNotConsumable(

@@ -28,6 +28,7 @@ from genealogy.tests.factories import (
     signer_for,
 )
 from mes.exceptions import Conflict, InvalidInput, InvalidTransition, SignatureRefused
+from mes.testing import save_receivers
 
 pytestmark = pytest.mark.django_db
 
@@ -311,6 +312,11 @@ def test_consume_takes_quantity_and_records_where(operator):
         "/batches/B-1001/",
     )
     assert Link.objects.count() == 0
+    # the lot's history row (written with its UPDATE in one statement: mes.history)
+    latest = raw.history.order_by("-history_id").first()
+    assert (latest.quantity, latest.history_type, latest.history_user) == (q(60), "~", operator)
+    assert latest.history_change_reason == "consumed in batch_phase B-1001/phase 3"
+    assert save_receivers(Lot) == ([], ["simple_history.models"])
 
 
 def test_consume_refuses_more_than_the_lot_holds_and_writes_nothing(operator, unchanged):

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from mes.accounts import services as accounts
 from mes.accounts.tests.factories import UserFactory
 from mes.audit.models import AuditEvent
+from mes.testing import save_receivers
 from workorders import services
 from workorders.choices import QuantityKind, UnitStatus
 from workorders.models import QuantityReport, WorkOrderUnit
@@ -168,13 +169,4 @@ def test_nothing_but_simple_history_listens_to_unit_saves():
     """The completion writes the unit and its history row in one statement, without sending
     pre_save / post_save (mes.history.update_with_history): a receiver added for units would
     silently miss those saves. This fails first."""
-    from django.db.models.signals import post_save, pre_save
-
-    def receivers(signal):
-        return [
-            getattr(r, "__self__", r).__class__.__module__
-            for r in signal._live_receivers(WorkOrderUnit)[0]
-        ]
-
-    assert receivers(pre_save) == []
-    assert receivers(post_save) == ["simple_history.models"]
+    assert save_receivers(WorkOrderUnit) == ([], ["simple_history.models"])
