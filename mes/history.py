@@ -6,8 +6,8 @@
    `inspect.getmembers`. That was about a third of the cost of writing a history row. The
    class depends only on the two classes, so it is built once (`install()`, at start-up).
 2. `update_with_history()`: the UPDATE of a row and the history row simple-history would write
-   for it, as ONE statement on PostgreSQL (a data-modifying CTE), for the hottest save of the
-   terminal (a unit moving on). Elsewhere it is the plain save.
+   for it, as ONE statement on PostgreSQL (a data-modifying CTE), for the hottest saves of the
+   terminal (a unit moving on, a lot consumed). Elsewhere it is the plain save.
 """
 
 import functools
@@ -41,8 +41,8 @@ def update_with_history(instance: Model, fields: Sequence[str], *, user: Any) ->
     any other) and the history row with the columns simple-history fills (the row as updated,
     `history_date` now, type "~", the user, `_change_reason` if set). `auto_now` fields in
     `fields` are stamped as `save()` would. No pre_save / post_save signal is sent: only for a
-    model no receiver listens to but simple-history (workorders' test of the terminal checks
-    that WorkOrderUnit stays so)."""
+    model no receiver listens to but simple-history (`mes.testing.save_receivers`; the tests
+    of units and lots assert it)."""
     model = type(instance)
     if connection.vendor != "postgresql":
         instance._history_user = user  # type: ignore[attr-defined]

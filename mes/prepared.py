@@ -4,12 +4,13 @@ psycopg2 sends each statement as text, so PostgreSQL plans it again on every exe
 API token lookup (a join with three array subqueries) planning took twice as long as running
 it. `prepared()` PREPAREs the statement once per database session and EXECUTEs it after
 that; PostgreSQL then re-uses the plan (after five executions, a generic one). The work-order
-terminal's unit and operation locks are the others.
+terminal's reads are the others (unit and operation locks, BOM lines, scanned lots, genealogy's
+lot lock, the reservation gate, the ERP link probe).
 
 Those statements are also written by hand (or compiled from the ORM once per process): building
 a queryset with its joins and annotations cost the terminal more CPU than running it. The
 helpers at the end give such a statement its select list and turn its rows back into model
-instances exactly as the ORM would (`columns`, `from_row`).
+instances exactly as the ORM would (`columns`, `from_row`, `instances`).
 
 Prepared statements belong to the session, not to a transaction (a rollback keeps them), so
 which ones a session holds is remembered per raw connection. Behind a transaction-pooling
