@@ -7,6 +7,7 @@ is instantiated per level; the rows become light tuples (`TraceNode`, `TraceEdge
 """
 
 import contextlib
+import functools
 import gc
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from genealogy.choices import Direction, EventType, MaterialKind, NodeKind
 from genealogy.exceptions import LotNotFound
 from genealogy.models import Link, Lot, LotEvent, Material
 from mes.exceptions import InvalidInput
+from mes.prepared import columns, instances, prepared
 
 PLACES = Decimal("0.000001")
 
@@ -634,6 +636,42 @@ def lot_find(*, lot_number: str, material_code: str = "") -> Lot:
     if len(found) > 1:
         raise InvalidInput(f"Lot number {lot_number} exists for several materials: name one.")
     return found[0]
+
+
+@functools.lru_cache(maxsize=32)
+def _lots_sql(column: str, count: int, *, newest_first: bool, lock: bool) -> str:
+    q = connection.ops.quote_name
+    lot, item = q(Lot._meta.db_table), q(Material._meta.db_table)
+    locking = lock and connection.features.has_select_for_update_of
+    return (
+        f"SELECT {columns(Lot)}, {columns(Material)} FROM {lot} "
+        f"INNER JOIN {item} ON {item}.id = {lot}.material_id "
+        f"WHERE {lot}.{q(column)} IN ({', '.join(['%s'] * count)}) "
+        f"ORDER BY {lot}.id{' DESC' if newest_first else ''}"
+        + (f" FOR UPDATE OF {lot}" if locking else "")
+    )
+
+
+def lots_with_material(
+    *, column: str, values: Sequence[Any], newest_first: bool = False, lock: bool = False
+) -> list[Lot]:
+    """The lots whose `column` ("id" or "lot_number") is one of `values`, each with its
+    material, in id order (`newest_first`: reversed); `lock`: FOR UPDATE of the lot rows. One
+    statement written by hand, prepared when it asks for one value: the terminal's component
+    scan finds the lots of a scanned number and locks the one it consumes (mes/prepared.py)."""
+    if column not in ("id", "lot_number"):
+        raise ValueError(f"lots are read by id or lot_number, not {column!r}")
+    if not values:
+        return []
+    sql = _lots_sql(column, len(values), newest_first=newest_first, lock=lock)
+    one = prepared(f"mes_gen_lots_by_{column}") if len(values) == 1 else contextlib.nullcontext()
+    found = []
+    with one, connection.cursor() as cursor:
+        cursor.execute(sql, list(values))
+        for row in cursor.fetchall():
+            lot, lot.material = instances(row, Lot, Material)
+            found.append(lot)
+    return found
 
 
 def lot_events(*, lot: Lot) -> QuerySet[LotEvent]:

@@ -7,19 +7,17 @@ and updates `Lot.quantity` so that it always equals the sum of its events. Refus
 `DomainError` subclass and write nothing. News goes out on commit (genealogy.signals).
 """
 
-import functools
 import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from genealogy import importer, signals
@@ -42,6 +40,7 @@ from genealogy.selectors import (
     RecallScope,
     lot_is_ancestor,
     lots_by_supplier_lot,
+    lots_with_material,
     recall_scope_for_lot,
     recall_scope_for_supplier_lot,
 )
@@ -58,7 +57,6 @@ from mes.exceptions import (
     SignatureRefused,
 )
 from mes.history import update_with_history
-from mes.prepared import columns, instances, prepared
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 logger = logging.getLogger(__name__)
@@ -127,34 +125,10 @@ def _text(value: str, *, what: str, max_length: int, required: bool = True) -> s
     return value
 
 
-@functools.lru_cache(maxsize=16)
-def _lock_sql(count: int) -> str:
-    q = connection.ops.quote_name
-    lot, item = q(Lot._meta.db_table), q(Material._meta.db_table)
-    lock = f" FOR UPDATE OF {lot}" if connection.features.has_select_for_update_of else ""
-    return (
-        f"SELECT {columns(Lot)}, {columns(Material)} FROM {lot} "
-        f"INNER JOIN {item} ON {item}.id = {lot}.material_id "
-        f"WHERE {lot}.id IN ({', '.join(['%s'] * count)}) ORDER BY {lot}.id{lock}"
-    )
-
-
 def _lock(lots: Iterable[Lot]) -> dict[int, Lot]:
-    """Lock the lot rows (in id order) and return fresh copies by id, with their material.
-    Written by hand, and prepared for one lot (every consumption: the terminal's scan), as
-    the hot reads of mes/prepared.py."""
+    """Lock the lot rows (in id order) and return fresh copies by id, with their material."""
     ids = sorted({lot.pk for lot in lots})
-    if not ids:
-        return {}
-    locked = {}
-    with (
-        prepared("mes_gen_lock_lot") if len(ids) == 1 else nullcontext(),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(_lock_sql(len(ids)), ids)
-        for row in cursor.fetchall():
-            lot, lot.material = instances(row, Lot, Material)
-            locked[lot.pk] = lot
+    locked = {lot.pk: lot for lot in lots_with_material(column="id", values=ids, lock=True)}
     missing = set(ids) - set(locked)
     if missing:
         raise InvalidInput(f"Unknown lot id(s): {sorted(missing)}.")

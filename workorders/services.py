@@ -23,6 +23,7 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from equipment.models import Area, WorkCenter
+from genealogy import selectors as genealogy_selectors
 from genealogy import services as genealogy
 from genealogy.choices import NodeKind
 from genealogy.models import Lot, LotEvent, Material
@@ -1201,28 +1202,13 @@ def _bom_lines_at(op: WorkOrderOperation) -> list[BomLine]:
     )
 
 
-@functools.cache
-def _lots_by_number_sql() -> str:
-    """The lots (and serials) with a scanned number, newest first, with their material."""
-    q = connection.ops.quote_name
-    lot, item = q(Lot._meta.db_table), q(Material._meta.db_table)
-    return (
-        f"SELECT {columns(Lot)}, {columns(Material)} FROM {lot} "
-        f"INNER JOIN {item} ON {item}.id = {lot}.material_id "
-        f"WHERE {lot}.lot_number = %s ORDER BY {lot}.id DESC"
-    )
-
-
 def _find_lot(code: str, lines: list[BomLine]) -> tuple[Lot, BomLine]:
     code = (code or "").strip()
     if not code:
         raise InvalidInput("Scan a lot number or serial number.")
-    lots = []
-    with prepared("mes_wo_lots_by_number"), connection.cursor() as cursor:
-        cursor.execute(_lots_by_number_sql(), [code])
-        for row in cursor.fetchall():
-            lot, lot.material = instances(row, Lot, Material)
-            lots.append(lot)
+    lots = genealogy_selectors.lots_with_material(
+        column="lot_number", values=[code], newest_first=True
+    )
     if not lots:
         raise WrongComponent(f"No lot or serial {code} is known.")
     by_component = {line.component_id: line for line in lines}

@@ -6,22 +6,13 @@ from django.utils import timezone
 
 from batches.tests.conftest import batch, unit, version  # noqa: F401 (fixtures)
 from workorders import services as wo_services
-from workorders.tests.conftest import line, released_wo  # noqa: F401 (fixtures)
-from workorders.tests.factories import approved_versions, kit_operations
+from workorders.tests.conftest import box_routing, line, released_wo  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def box_wo(line, planner, qa_user):  # noqa: F811
+def box_wo(box_routing, line, planner):  # noqa: F811
     """A lot-made box: op 10 Prepare (labor), op 20 Assemble (labor and machine, one label
     per box), 10 boxes, released."""
-    ops = kit_operations(line.centers)
-    approved_versions(
-        item=line.box,
-        lines=[{"component": line.label, "quantity_per": "1", "operation_seq": 20}],
-        operations=[ops[0], ops[1]],
-        author=planner,
-        approver=qa_user,
-    )
     wo = wo_services.work_order_create(
         actor=planner, item=line.box, quantity=10, due_date=timezone.localdate()
     )
